@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Response, StatusCode};
-use volley_core::find_cause;
+use volley_core::{TimedOut, TimeoutKind, find_cause};
 
 use crate::status_set::StatusSet;
 use crate::{HintParser, Outcome};
@@ -206,6 +206,13 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
         if hyper_err.is_timeout() || hyper_err.is_incomplete_message() || hyper_err.is_closed() {
             return Outcome::Retryable { hint: None };
         }
+    }
+    if let Some(timed_out) = find_cause::<TimedOut>(err) {
+        // An attempt that ran out of time may work next time; the total deadline is final.
+        return match timed_out.kind() {
+            TimeoutKind::Total => Outcome::Fatal,
+            _ => Outcome::Retryable { hint: None },
+        };
     }
     if find_cause::<tower::timeout::error::Elapsed>(err).is_some() {
         return Outcome::Retryable { hint: None };

@@ -15,8 +15,8 @@ use crate::Hint;
 /// | 408, 500, 502, 503 (no hint), 504 | `Retryable { hint }` |
 /// | other 4xx and 5xx | `Fatal` |
 /// | connect error (refused, DNS, TLS handshake, connect timeout); request handed back unsent | `NotSent` |
-/// | connection reset or closed mid-exchange, timeout | `Retryable { hint: None }` |
-/// | any other error | `Fatal` |
+/// | connection reset or closed mid-exchange, attempt timeout | `Retryable { hint: None }` |
+/// | total timeout (the deadline is spent), any other error | `Fatal` |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The attempt succeeded.

@@ -169,6 +169,20 @@ fn io_error_kinds() {
     }
 }
 
+#[test]
+fn volley_timeouts() {
+    use volley_core::{TimedOut, TimeoutKind, TimeoutPhase};
+    let secs = Duration::from_secs(1);
+    let table = [
+        (TimedOut::new(TimeoutKind::Attempt, secs, TimeoutPhase::Headers), RETRYABLE),
+        (TimedOut::new(TimeoutKind::Total, secs, TimeoutPhase::Headers), Outcome::Fatal),
+    ];
+    for (err, want) in table {
+        let boxed: volley_core::BoxError = Box::new(err);
+        assert_eq!(HttpClassifier::new().classify::<()>(&Method::GET, Err(&*boxed)), want, "{err}");
+    }
+}
+
 async fn closed_port() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

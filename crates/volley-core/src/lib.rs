@@ -11,7 +11,8 @@
 //! - [`GuardedBody`] runs a [`BodyGuard`] exactly once when a response body ends, so permits
 //!   and timers live until the body is read, fails, or is dropped — not just until the
 //!   headers arrive.
-//! - [`find_cause`] looks through an error's source chain.
+//! - [`find_cause`] looks through an error's source chain, and [`TimedOut`] is the one
+//!   timeout error every layer recognises.
 //!
 //! # Example
 //!
@@ -47,8 +48,10 @@ mod body;
 mod deadline;
 mod error;
 mod key;
+mod timed_out;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};
 pub use deadline::Deadline;
 pub use error::{BoxError, find_cause};
 pub use key::{ByAuthority, Key, KeyFn, RequestHead, SingleKey};
+pub use timed_out::{TimedOut, TimeoutKind, TimeoutPhase};

@@ -1,0 +1,116 @@
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+/// Which timeout fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The whole logical request, retries and body included: the [`Deadline`](crate::Deadline).
+    Total,
+    /// One attempt, head and body.
+    Attempt,
+    /// The longest gap allowed between two frames of a response body.
+    BodyIdle,
+}
+
+/// Where the request was when its time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Waiting for the response head (including time spent queued in inner layers).
+    Headers,
+    /// Reading the response body.
+    Body,
+}
+
+/// A request ran out of time.
+///
+/// The one timeout error of volley's timeout layers. It lives in `volley-core` so that
+/// every layer recognises it without depending on the timeout crate: the default classifier
+/// treats an attempt that timed out waiting for headers as retryable. Its `Display` says
+/// which limit fired, after how long, and in which phase:
+/// `attempt timed out after 10s waiting for headers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedOut {
+    kind: TimeoutKind,
+    after: Duration,
+    phase: TimeoutPhase,
+}
+
+impl TimedOut {
+    /// A timeout of `kind` that fired `after` this long, in `phase`.
+    pub fn new(kind: TimeoutKind, after: Duration, phase: TimeoutPhase) -> Self {
+        Self { kind, after, phase }
+    }
+
+    /// Which timeout fired.
+    pub fn kind(&self) -> TimeoutKind {
+        self.kind
+    }
+
+    /// The limit that ran out (for an idle timeout, the gap allowed between frames).
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+
+    /// Where the request was when it fired.
+    pub fn phase(&self) -> TimeoutPhase {
+        self.phase
+    }
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            TimeoutPhase::Headers => "waiting for headers",
+            TimeoutPhase::Body => "reading the body",
+        };
+        match self.kind {
+            TimeoutKind::Total => write!(f, "request timed out after {:?} {phase}", self.after),
+            TimeoutKind::Attempt => write!(f, "attempt timed out after {:?} {phase}", self.after),
+            TimeoutKind::BodyIdle => {
+                write!(f, "response body idle for more than {:?} {phase}", self.after)
+            }
+        }
+    }
+}
+
+impl Error for TimedOut {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_carries_the_numbers() {
+        let cases = [
+            (
+                TimeoutKind::Total,
+                30_000,
+                TimeoutPhase::Body,
+                "request timed out after 30s reading the body",
+            ),
+            (
+                TimeoutKind::Attempt,
+                1_500,
+                TimeoutPhase::Headers,
+                "attempt timed out after 1.5s waiting for headers",
+            ),
+            (
+                TimeoutKind::BodyIdle,
+                250,
+                TimeoutPhase::Body,
+                "response body idle for more than 250ms reading the body",
+            ),
+        ];
+        for (kind, ms, phase, want) in cases {
+            let err = TimedOut::new(kind, Duration::from_millis(ms), phase);
+            assert_eq!(err.to_string(), want);
+            assert_eq!(
+                (err.kind(), err.after(), err.phase()),
+                (kind, Duration::from_millis(ms), phase)
+            );
+        }
+    }
+}
