@@ -1,0 +1,153 @@
+//! What reached the server: hit counters, plus the per-key attempt counts and
+//! quota windows that the stateful endpoints (`/flaky`, `/retry-after`,
+//! `/ratelimit`) answer from.
+//!
+//! Hot-path cost: three relaxed atomic increments and one short `Mutex` hold
+//! per request (the exact-path map); a path allocates only the first time it
+//! is seen. No lock is ever held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::routes::Endpoint;
+
+/// Locks `mutex`, ignoring poisoning: every critical section here is a plain
+/// map update that leaves the map consistent even if a panic interrupted it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Increments `key` in `map`, allocating the key only on first sight.
+fn bump(map: &mut HashMap<String, u64>, key: &str) -> u64 {
+    if let Some(count) = map.get_mut(key) {
+        *count += 1;
+        *count
+    } else {
+        map.insert(key.to_owned(), 1);
+        1
+    }
+}
+
+/// A fixed quota window of `/ratelimit`.
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    used: u64,
+}
+
+impl Window {
+    /// Counts one request at `now`, opening a new window if this one is over.
+    fn take(&mut self, now: Instant, limit: u64, window: Duration) -> Quota {
+        if now >= self.start + window {
+            *self = Self { start: now, used: 0 };
+        }
+        self.used += 1;
+        Quota {
+            allowed: self.used <= limit,
+            remaining: limit.saturating_sub(self.used),
+            reset: (self.start + window).saturating_duration_since(now),
+        }
+    }
+}
+
+/// The answer of a quota check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Quota {
+    /// Whether this request fits in the quota.
+    pub(crate) allowed: bool,
+    /// Requests left in the current window after this one.
+    pub(crate) remaining: u64,
+    /// Time until the current window ends.
+    pub(crate) reset: Duration,
+}
+
+/// All the server's shared state.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    total: AtomicU64,
+    connections: AtomicU64,
+    throttled: AtomicU64,
+    endpoints: [AtomicU64; Endpoint::ALL.len()],
+    paths: Mutex<HashMap<String, u64>>,
+    flaky: Mutex<HashMap<String, u64>>,
+    retry_after: Mutex<HashMap<String, u64>>,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+impl Counters {
+    /// Records a request head for `endpoint` at `path`.
+    pub(crate) fn hit(&self, endpoint: Endpoint, path: &str) {
+        self.total.fetch_add(1, Relaxed);
+        self.endpoints[endpoint as usize].fetch_add(1, Relaxed);
+        bump(&mut lock(&self.paths), path);
+    }
+
+    /// Records an accepted TCP connection.
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    /// Records a 429 answered by `/ratelimit`.
+    pub(crate) fn throttle(&self) {
+        self.throttled.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.total.load(Relaxed)
+    }
+
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Relaxed)
+    }
+
+    pub(crate) fn throttled(&self) -> u64 {
+        self.throttled.load(Relaxed)
+    }
+
+    pub(crate) fn endpoint(&self, endpoint: Endpoint) -> u64 {
+        self.endpoints[endpoint as usize].load(Relaxed)
+    }
+
+    pub(crate) fn path(&self, path: &str) -> u64 {
+        lock(&self.paths).get(path).copied().unwrap_or(0)
+    }
+
+    /// The 1-based attempt number of this `/flaky` request for `key`.
+    pub(crate) fn flaky_attempt(&self, key: &str) -> u64 {
+        bump(&mut lock(&self.flaky), key)
+    }
+
+    /// The 1-based attempt number of this `/retry-after` request for `key`.
+    pub(crate) fn retry_after_attempt(&self, key: &str) -> u64 {
+        bump(&mut lock(&self.retry_after), key)
+    }
+
+    /// Takes one request from `key`'s fixed window of `limit` per `window`.
+    pub(crate) fn take_quota(&self, key: &str, limit: u64, window: Duration) -> Quota {
+        let now = Instant::now();
+        let mut windows = lock(&self.windows);
+        if let Some(state) = windows.get_mut(key) {
+            return state.take(now, limit, window);
+        }
+        let state = windows.entry(key.to_owned()).or_insert(Window { start: now, used: 0 });
+        state.take(now, limit, window)
+    }
+
+    /// Zeroes every counter and forgets all per-key state.
+    pub(crate) fn reset(&self) {
+        self.total.store(0, Relaxed);
+        self.connections.store(0, Relaxed);
+        self.throttled.store(0, Relaxed);
+        for counter in &self.endpoints {
+            counter.store(0, Relaxed);
+        }
+        lock(&self.paths).clear();
+        lock(&self.flaky).clear();
+        lock(&self.retry_after).clear();
+        lock(&self.windows).clear();
+    }
+}

@@ -1,0 +1,74 @@
+//! An httpbin-like HTTP/1.1 and h2c server on a loopback port, with fault injection and hit counters, for tests, examples and benchmarks.
+//!
+//! [`TestServer::start`] binds `127.0.0.1:0` and serves on the current Tokio
+//! runtime until the server is dropped. Counters ([`TestServer::hits`],
+//! [`TestServer::endpoint_hits`], [`TestServer::total_hits`]) see every
+//! request head as it arrives, so tests can assert how many attempts reached
+//! the server. The hot path does no logging, takes no lock across an
+//! `.await` and allocates little beyond the response itself.
+//!
+//! # Example
+//!
+//! ```
+//! use http_body_util::{BodyExt, Empty};
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//! use volley_testserver::TestServer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = TestServer::start().await?;
+//! let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+//!
+//! let response = client.get(server.url("/get?name=volley").parse()?).await?;
+//! assert_eq!(response.status(), 200);
+//! let body = response.into_body().collect().await?.to_bytes();
+//! let json: serde_json::Value = serde_json::from_slice(&body)?;
+//! assert_eq!(json["args"]["name"], "volley");
+//!
+//! assert_eq!(server.hits("/get"), 1);
+//! assert_eq!(server.endpoint_hits("get"), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Endpoints
+//!
+//! JSON bodies carry `content-type: application/json`; errors are
+//! `{"error": "..."}` (400 for malformed input, 404 for an unknown path, 405
+//! for a wrong method, 413 for a request body over 64 MiB). Every endpoint
+//! reads the whole request body first. Header names are reported in lower
+//! case. Numbers in square brackets are defaults.
+//!
+//! | endpoint | answer |
+//! |---|---|
+//! | `GET`/`HEAD /get` | `{"args", "headers", "method", "url"}` (a repeated query name gives an array) |
+//! | `/anything[/…]`, any method | the `/get` document plus `"data"` (body as lossy UTF-8), `"json"` (parsed body or `null`), `"bytes"` (body length) |
+//! | `POST`/`PUT`/`PATCH`/`DELETE` `/post`, `/put`, `/patch`, `/delete` | same as `/anything` |
+//! | `/headers` | `{"headers"}` |
+//! | `/json` | a fixed document (httpbin's slideshow) |
+//! | `/basic-auth/{user}/{passwd}` | 200 `{"authenticated": true, "user"}` if `Authorization: Basic base64(user:passwd)`, else 401 with `WWW-Authenticate: Basic realm="volley"` |
+//! | `/bearer` | 200 `{"authenticated": true, "token"}` with `Authorization: Bearer <token>`, else 401 with `WWW-Authenticate: Bearer` |
+//! | `/status/{code}?retry_after=V` | `code` (200–599, else 400), empty body; `V` copied verbatim into `Retry-After` |
+//! | `/delay/{ms}` | waits `min(ms, 60000)` ms, then the `/get` document |
+//! | `/bytes/{n}` | `n` ≤ 64 MiB bytes of [`pattern_bytes`] with `content-length` |
+//! | `/stream/{n}` | `min(n, 10000)` JSON lines, one frame each: `{"id": i}` plus the `/get` document's fields |
+//! | `/drip?numbytes=[10]&duration_ms=[2000]&delay_ms=[0]&code=[200]` | waits `delay_ms`, answers `code` with `content-length`, then sends `numbytes` `*` bytes, byte `k` at `k·duration_ms/numbytes` ms |
+//! | `/retry-after/{secs}?form=[seconds]&status=[429]&times=K&key=NAME` | `status` with a hint of `secs`: `seconds` → `Retry-After` in whole seconds (rounded up), `date` → `Retry-After` as an HTTP-date, `ms` → `retry-after-ms`, `x-ms` → `x-ms-retry-after-ms`; with `times`, only the first `K` requests per key (default: the path) are throttled, then the `/get` document |
+//! | `/flaky/{n}?key=[""]&status=[503]&retry_after=V` | `status` for the first `n` requests per path and key, then the `/get` document; `V` copied into `Retry-After` |
+//! | `/reset?after=[100]` | promises `content-length: max(1024, after + 1)`, sends `after` pattern bytes, then aborts the connection (HTTP/1) or resets the stream (HTTP/2) |
+//! | `/redirect/{n}` | `n` ≤ 100: 302 to `/redirect/{n-1}`, from `/redirect/1` to `/get`; `/redirect/0` is the `/get` document |
+//! | `/ratelimit?limit=[10]&window_ms=[1000]&key=[""]` | a fixed-window quota per key on tokio's clock: the `/get` document, or 429 with `Retry-After` once over; always `RateLimit-Policy: "default";q=N;w=S`, `RateLimit: "default";r=R;t=T`, `RateLimit-Limit/-Remaining/-Reset` and `X-RateLimit-Limit/-Remaining/-Reset` (epoch seconds) |
+//!
+//! Time-based endpoints use `tokio::time`, so tests running the server in a
+//! runtime with a paused clock see delays elapse instantly.
+
+mod body;
+mod counters;
+mod endpoints;
+mod query;
+mod routes;
+mod server;
+
+pub use endpoints::bodies::pattern_bytes;
+pub use server::TestServer;

@@ -1,0 +1,180 @@
+//! [`TestServer`]: the listener, the accept loop and shutdown on drop.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::counters::Counters;
+use crate::routes::{self, Endpoint};
+
+/// The listener, shared with the accept loop only while it polls, so that
+/// dropping the server closes the socket at once (see [`TestServer`]'s `Drop`).
+type SharedListener = Arc<Mutex<Option<TcpListener>>>;
+
+/// An httpbin-like HTTP server on a loopback port, running on the current
+/// Tokio runtime until dropped (or until that runtime shuts down).
+///
+/// Every connection speaks HTTP/1.1 or HTTP/2 with prior knowledge (h2c),
+/// detected from its first bytes. The counters see each request when its head
+/// arrives, before any delay or body, so they count attempts that reached the
+/// server. See the [crate docs](crate) for the endpoints.
+///
+/// Dropping the server closes the listening socket at once (a new connection
+/// is refused from then on) and aborts the accept task, which aborts every
+/// connection task; open connections close as soon as the runtime gets to
+/// those tasks.
+pub struct TestServer {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    listener: SharedListener,
+    accept: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server on `127.0.0.1:0` (a free port chosen by the OS).
+    ///
+    /// # Panics
+    ///
+    /// If called outside a Tokio runtime.
+    pub async fn start() -> io::Result<Self> {
+        Self::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a server on `addr`.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a Tokio runtime.
+    pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let listener = Arc::new(Mutex::new(Some(listener)));
+        let counters = Arc::new(Counters::default());
+        let accept = tokio::spawn(accept_loop(Arc::clone(&listener), Arc::clone(&counters)));
+        Ok(Self { addr, counters, listener, accept })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// An absolute URL on this server: `url("/get")` is
+    /// `"http://127.0.0.1:PORT/get"`. A missing leading `/` is added.
+    pub fn url(&self, path_and_query: &str) -> String {
+        let slash = if path_and_query.starts_with('/') { "" } else { "/" };
+        format!("http://{}{slash}{path_and_query}", self.addr)
+    }
+
+    /// Requests that reached exactly `path` (as sent, before percent-decoding;
+    /// a query in `path` is ignored), e.g. `"/flaky/2"`.
+    pub fn hits(&self, path: &str) -> u64 {
+        let path = path.split_once('?').map_or(path, |(path, _)| path);
+        self.counters.path(path)
+    }
+
+    /// Requests served by the endpoint called `endpoint`: `"get"`,
+    /// `"anything"`, `"post"` (also counts `/put`, `/patch`, `/delete`),
+    /// `"headers"`, `"basic-auth"`, `"bearer"`, `"status"`, `"delay"`,
+    /// `"bytes"`, `"stream"`, `"drip"`, `"retry-after"`, `"flaky"`, `"reset"`,
+    /// `"redirect"`, `"ratelimit"`, `"json"` or `"not-found"`. Any other name
+    /// gives 0.
+    pub fn endpoint_hits(&self, endpoint: &str) -> u64 {
+        Endpoint::from_name(endpoint).map_or(0, |e| self.counters.endpoint(e))
+    }
+
+    /// All requests that reached the server.
+    pub fn total_hits(&self) -> u64 {
+        self.counters.total()
+    }
+
+    /// The 429 responses `/ratelimit` gave because its quota was exceeded.
+    pub fn throttled(&self) -> u64 {
+        self.counters.throttled()
+    }
+
+    /// TCP connections accepted so far (compare with the request count to see
+    /// whether a client reuses its connections).
+    pub fn connections(&self) -> u64 {
+        self.counters.connections()
+    }
+
+    /// Zeroes every counter (hits, throttled, connections) and forgets the
+    /// per-key state of `/flaky`, `/retry-after` and `/ratelimit`, so the
+    /// server behaves as if just started. Open connections stay open.
+    pub fn reset_counters(&self) {
+        self.counters.reset();
+    }
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .field("total_hits", &self.total_hits())
+            .field("connections", &self.connections())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Close the socket now rather than when the runtime next polls the
+        // aborted task, so a connect made right after the drop is refused.
+        drop(self.listener.lock().unwrap_or_else(PoisonError::into_inner).take());
+        self.accept.abort();
+    }
+}
+
+/// Polls the shared listener; `None` once the server was dropped.
+fn poll_accept(
+    listener: &SharedListener,
+    cx: &mut Context<'_>,
+) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
+    match &*listener.lock().unwrap_or_else(PoisonError::into_inner) {
+        Some(listener) => listener.poll_accept(cx).map(Some),
+        None => Poll::Ready(None),
+    }
+}
+
+/// Accepts connections and serves each on a task of its own. The tasks live
+/// in a `JoinSet` owned here, so aborting this task aborts them all.
+async fn accept_loop(listener: SharedListener, counters: Arc<Counters>) {
+    // No timer is set, so hyper applies no header-read timeout: a client may
+    // idle on a connection for as long as it likes, and paused-clock tests
+    // see no server timers but their own.
+    let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = poll_fn(|cx| poll_accept(&listener, cx)) => match accepted {
+                Some(Ok((stream, _peer))) => {
+                    counters.connection();
+                    // Small responses must not wait for Nagle's algorithm.
+                    let _ = stream.set_nodelay(true);
+                    let builder = Arc::clone(&builder);
+                    let counters = Arc::clone(&counters);
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| routes::handle(Arc::clone(&counters), req));
+                        // A connection error (client gone, bad bytes) ends only that connection.
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    });
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Some(Err(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
+                None => return,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
