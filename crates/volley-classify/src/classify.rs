@@ -7,7 +7,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use volley_core::{TimedOut, TimeoutKind, find_cause};
 
 use crate::status_set::StatusSet;
-use crate::{HintParser, Outcome};
+use crate::{HintParser, Outcome, StatusError};
 
 /// Turns one attempt — the request's method and what came back — into an [`Outcome`].
 ///
@@ -195,6 +195,10 @@ impl Classify for HttpClassifier {
 
 /// The error half of the default table, shared with the tower-http adapter.
 pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
+    // A response already judged by `ClassifyLayer::error_for_status` keeps its verdict.
+    if let Some(status) = find_cause::<StatusError>(err) {
+        return status.outcome();
+    }
     if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {
         return Outcome::NotSent;
     }

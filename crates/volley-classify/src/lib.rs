@@ -43,7 +43,7 @@ pub use hint::{Hint, HintParser, HintSource, RateLimitStatus, ResetFormat};
 pub use layer::ClassifyLayer;
 pub use outcome::Outcome;
 pub use service::ClassifyService;
-pub use trace::{MethodClassifier, TraceClassifier};
+pub use trace::{MethodClassifier, TraceClassifier, dyn_error};
 
 // The README's code blocks compile and run as doctests of this crate.
 #[doc = include_str!("../../../README.md")]

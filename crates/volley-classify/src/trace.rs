@@ -83,14 +83,25 @@ impl<C: Classify> ClassifyResponse for MethodClassifier<C> {
         E: fmt::Display + 'static,
     {
         // tower-http only promises `Display`; recover the error type where we can.
-        match as_error(error) {
+        match dyn_error(error) {
             Some(err) => self.classifier.classify::<()>(&self.method, Err(err)),
             None => Outcome::Fatal,
         }
     }
 }
 
-fn as_error<E: Any>(error: &E) -> Option<&(dyn Error + 'static)> {
+/// An error of a type only known to be `'static` as a trait object, for the error types an
+/// HTTP client stack returns: `BoxError`, hyper-util's and hyper's errors, `io::Error`.
+///
+/// Adapters to APIs that hand over `&E` without an `Error` bound (tower-http's classifiers,
+/// tower's retry `Policy`) use it to classify through the source chain.
+///
+/// ```
+/// let err: volley_core::BoxError = "boom".into();
+/// assert_eq!(volley_classify::dyn_error(&err).unwrap().to_string(), "boom");
+/// assert!(volley_classify::dyn_error(&42u8).is_none());
+/// ```
+pub fn dyn_error<E: Any>(error: &E) -> Option<&(dyn Error + 'static)> {
     let any: &dyn Any = error;
     if let Some(boxed) = any.downcast_ref::<BoxError>() {
         return Some(&**boxed);

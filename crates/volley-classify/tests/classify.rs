@@ -183,6 +183,18 @@ fn volley_timeouts() {
     }
 }
 
+#[test]
+fn a_status_error_keeps_its_outcome() {
+    let throttled = Outcome::Throttled { hint: None };
+    let err = volley_classify::StatusError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        Default::default(),
+        throttled,
+    );
+    let boxed: volley_core::BoxError = Box::new(err);
+    assert_eq!(HttpClassifier::new().classify::<()>(&Method::GET, Err(&*boxed)), throttled);
+}
+
 async fn closed_port() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -108,6 +108,16 @@ impl<'a> RequestHead<'a> {
         }
     }
 
+    /// The head of a request taken apart with `into_parts`.
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+
     /// The request method.
     pub fn method(&self) -> &'a Method {
         self.method

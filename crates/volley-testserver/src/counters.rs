@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -74,6 +76,7 @@ pub(crate) struct Counters {
     endpoints: [AtomicU64; Endpoint::ALL.len()],
     paths: Mutex<HashMap<String, u64>>,
     flaky: Mutex<HashMap<String, u64>>,
+    flaky_bodies: Mutex<HashMap<String, Vec<Bytes>>>,
     retry_after: Mutex<HashMap<String, u64>>,
     windows: Mutex<HashMap<String, Window>>,
 }
@@ -121,6 +124,16 @@ impl Counters {
         bump(&mut lock(&self.flaky), key)
     }
 
+    /// Keeps a request body that reached `/flaky` at `path`, for retry tests.
+    pub(crate) fn record_flaky_body(&self, path: &str, body: Bytes) {
+        lock(&self.flaky_bodies).entry(path.to_owned()).or_default().push(body);
+    }
+
+    /// The request bodies that reached `/flaky` at `path`, in arrival order.
+    pub(crate) fn flaky_bodies(&self, path: &str) -> Vec<Bytes> {
+        lock(&self.flaky_bodies).get(path).cloned().unwrap_or_default()
+    }
+
     /// The 1-based attempt number of this `/retry-after` request for `key`.
     pub(crate) fn retry_after_attempt(&self, key: &str) -> u64 {
         bump(&mut lock(&self.retry_after), key)
@@ -147,6 +160,7 @@ impl Counters {
         }
         lock(&self.paths).clear();
         lock(&self.flaky).clear();
+        lock(&self.flaky_bodies).clear();
         lock(&self.retry_after).clear();
         lock(&self.windows).clear();
     }

@@ -123,7 +123,7 @@ impl Endpoint {
 
     /// Whether the handler looks at the request body (the others drain it).
     fn keeps_body(self) -> bool {
-        matches!(self, Self::Anything | Self::Post)
+        matches!(self, Self::Anything | Self::Post | Self::Flaky)
     }
 }
 

@@ -83,6 +83,12 @@ impl TestServer {
         self.counters.path(path)
     }
 
+    /// The non-empty request bodies that reached `/flaky` at exactly `path`, in arrival
+    /// order, so retry tests can check that a body was sent again byte for byte.
+    pub fn flaky_bodies(&self, path: &str) -> Vec<bytes::Bytes> {
+        self.counters.flaky_bodies(path)
+    }
+
     /// Requests served by the endpoint called `endpoint`: `"get"`,
     /// `"anything"`, `"post"` (also counts `/put`, `/patch`, `/delete`),
     /// `"headers"`, `"basic-auth"`, `"bearer"`, `"status"`, `"delay"`,

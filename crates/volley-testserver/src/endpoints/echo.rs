@@ -76,7 +76,7 @@ pub(crate) fn info_response(req: &Req) -> Response<ResBody> {
 }
 
 /// The `/get` document plus `data`, `json` and `bytes` from the body.
-fn echo(req: &Req) -> Response<ResBody> {
+pub(crate) fn echo(req: &Req) -> Response<ResBody> {
     let mut map = info(req);
     let data = String::from_utf8_lossy(&req.body).into_owned();
     let parsed = serde_json::from_slice(&req.body).unwrap_or(Value::Null);

@@ -7,7 +7,7 @@ use http::header::{CONTENT_LENGTH, HeaderValue, LOCATION};
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::echo::info_response;
+use super::echo::{echo, info_response};
 use super::{Reject, Req, copy_header, empty, final_status, json_response};
 use crate::body::ResBody;
 use crate::counters::Counters;
@@ -45,10 +45,13 @@ pub(crate) fn flaky(req: &Req, counters: &Counters) -> Result<Response<ResBody>,
     };
     let key = req.query("key").unwrap_or_default();
     let attempt = counters.flaky_attempt(&format!("{}\0{key}", req.parts.uri.path()));
-    if attempt > failures {
-        return Ok(info_response(req));
+    if !req.body.is_empty() {
+        counters.record_flaky_body(req.parts.uri.path(), req.body.clone());
     }
-    let body = json!({ "error": "flaky", "attempt": attempt, "failures": failures });
+    if attempt > failures {
+        return Ok(echo(req));
+    }
+    let body = json!({ "error": "flaky", "attempt": attempt, "failures": failures, "bytes": req.body.len() });
     let mut response = json_response(status, &body);
     copy_header(req, &mut response, "retry_after", "retry-after")?;
     Ok(response)
