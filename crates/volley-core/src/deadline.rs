@@ -42,9 +42,14 @@ impl Deadline {
     /// A deadline `duration` from now. Durations too large for the clock saturate to a
     /// deadline far in the future (about 30 years) instead of panicking.
     pub fn after(duration: Duration) -> Self {
-        let now = Instant::now();
-        let far = now + Duration::from_secs(30 * 365 * 24 * 3600);
-        Self(now.checked_add(duration).map_or(far, |at| at.min(far)))
+        Self::after_from(Instant::now(), duration)
+    }
+
+    /// A deadline `duration` after `start`, saturating like [`after`](Self::after). For
+    /// layers that have already read the clock.
+    pub fn after_from(start: Instant, duration: Duration) -> Self {
+        let far = start + Duration::from_secs(30 * 365 * 24 * 3600);
+        Self(start.checked_add(duration).map_or(far, |at| at.min(far)))
     }
 
     /// The instant of the deadline.

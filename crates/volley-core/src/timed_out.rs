@@ -70,7 +70,7 @@ impl fmt::Display for TimedOut {
             TimeoutKind::Total => write!(f, "request timed out after {:?} {phase}", self.after),
             TimeoutKind::Attempt => write!(f, "attempt timed out after {:?} {phase}", self.after),
             TimeoutKind::BodyIdle => {
-                write!(f, "response body idle for more than {:?} {phase}", self.after)
+                write!(f, "response body stalled: no data for {:?}", self.after)
             }
         }
     }
@@ -101,7 +101,7 @@ mod tests {
                 TimeoutKind::BodyIdle,
                 250,
                 TimeoutPhase::Body,
-                "response body idle for more than 250ms reading the body",
+                "response body stalled: no data for 250ms",
             ),
         ];
         for (kind, ms, phase, want) in cases {

@@ -1,0 +1,87 @@
+//! The timeout error, and what a response future and its body know about their limit.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use volley_core::{BoxError, Deadline};
+pub use volley_core::{TimedOut, TimeoutKind, TimeoutPhase};
+
+/// When a call runs out of time and what to report then. Computed once in `call` and
+/// copied from the response future into the response body.
+#[derive(Clone, Copy)]
+pub(crate) struct Expiry {
+    /// The instant the timer fires.
+    pub(crate) at: Instant,
+    kind: TimeoutKind,
+    after: Duration,
+    /// The longest the body may wait for its next frame.
+    pub(crate) idle: Option<Duration>,
+    /// Set by the total layer, which put the deadline on the request: a `Total` timeout
+    /// raised inside (by an attempt layer that saw the same deadline) is reported with the
+    /// whole call's budget rather than the last attempt's share of it.
+    owns_deadline: bool,
+}
+
+impl Expiry {
+    /// The total layer's limit: the request's effective deadline, `after` from the call.
+    pub(crate) fn total(at: Instant, after: Duration, idle: Option<Duration>) -> Self {
+        Self { at, kind: TimeoutKind::Total, after, idle, owns_deadline: true }
+    }
+
+    /// An attempt's limit: `timeout` from `now`, cut short by the request's deadline, in
+    /// which case the deadline is what fires and it is reported as `Total`.
+    pub(crate) fn attempt(
+        now: Instant,
+        timeout: Duration,
+        deadline: Option<Instant>,
+        idle: Option<Duration>,
+    ) -> Self {
+        let own = now.checked_add(timeout);
+        match deadline {
+            Some(at) if own.is_none_or(|own| at <= own) => Self {
+                at,
+                kind: TimeoutKind::Total,
+                after: at.saturating_duration_since(now),
+                idle,
+                owns_deadline: false,
+            },
+            _ => Self {
+                at: own.unwrap_or_else(|| Deadline::after_from(now, timeout).instant()),
+                kind: TimeoutKind::Attempt,
+                after: timeout,
+                idle,
+                owns_deadline: false,
+            },
+        }
+    }
+
+    /// The error to report when the timer fires in `phase`.
+    pub(crate) fn error(&self, phase: TimeoutPhase) -> BoxError {
+        Box::new(TimedOut::new(self.kind, self.after, phase))
+    }
+
+    /// An error from the inner service or body, with a total timeout raised inside for this
+    /// layer's own deadline restated in this layer's numbers.
+    pub(crate) fn adopt(&self, mut err: BoxError) -> BoxError {
+        if self.owns_deadline
+            && let Some(timed_out) = err.downcast_mut::<TimedOut>()
+            && timed_out.kind() == TimeoutKind::Total
+            && Instant::now() >= self.at
+        {
+            *timed_out = TimedOut::new(TimeoutKind::Total, self.after, timed_out.phase());
+        }
+        err
+    }
+}
+
+impl fmt::Debug for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expiry")
+            .field("kind", &self.kind)
+            .field("after", &self.after)
+            .field("remaining", &self.at.saturating_duration_since(Instant::now()))
+            .field("body_idle", &self.idle)
+            .finish()
+    }
+}
