@@ -1,0 +1,138 @@
+//! The state one layer and every service it made share: one `Arc`, built with the layer.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, Method, Response};
+use tokio::time::Instant;
+use volley_classify::{Classify, HintParser, Outcome};
+use volley_core::{Key, KeyFn, RequestHead};
+
+use crate::{Backend, GovernorBackend};
+
+/// A response can only report an exhausted quota through one of these (see
+/// [`HintParser::rate_limit`]); checking for them first keeps the parser off the fast path.
+static QUOTA_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("ratelimit"),
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+];
+
+/// The sustained rate and burst of the default backend.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rate {
+    pub(crate) n: u32,
+    pub(crate) per: Duration,
+    pub(crate) burst: u32,
+}
+
+/// What the layer's builder sets.
+#[derive(Clone)]
+pub(crate) struct Config<C> {
+    /// A user backend; `None`: a [`GovernorBackend`] built from `rate`.
+    pub(crate) custom: Option<Arc<dyn Backend>>,
+    pub(crate) rate: Rate,
+    /// `None`: global mode, every request counts under `global_key` and no key is computed.
+    pub(crate) key_fn: Option<Arc<dyn KeyFn>>,
+    pub(crate) global_key: Key,
+    pub(crate) max_wait: Option<Duration>,
+    pub(crate) classifier: C,
+    pub(crate) hints: HintParser,
+    pub(crate) feedback: bool,
+}
+
+impl<C> Config<C> {
+    /// Fresh state for this configuration: a new default backend unless a custom one is set.
+    pub(crate) fn build(self) -> Arc<Shared<C>> {
+        let backend: Arc<dyn Backend> = match &self.custom {
+            Some(custom) => custom.clone(),
+            None => {
+                let Rate { n, per, burst } = self.rate;
+                match self.key_fn {
+                    Some(_) => Arc::new(GovernorBackend::keyed(n, per, burst)),
+                    None => Arc::new(GovernorBackend::global(n, per, burst)),
+                }
+            }
+        };
+        Arc::new(Shared { config: self, backend, waiting: Arc::new(AtomicUsize::new(0)) })
+    }
+}
+
+/// The configuration and the backend built from it.
+pub(crate) struct Shared<C> {
+    pub(crate) config: Config<C>,
+    pub(crate) backend: Arc<dyn Backend>,
+    /// Requests asleep in this layer, waiting for a token or a cooldown.
+    pub(crate) waiting: Arc<AtomicUsize>,
+}
+
+impl<C> Shared<C> {
+    /// The request's key, or `None` in global mode.
+    pub(crate) fn key_of<B>(&self, req: &http::Request<B>) -> Option<Key> {
+        self.config.key_fn.as_ref().map(|key_fn| key_fn.key(RequestHead::new(req)))
+    }
+
+    pub(crate) fn key<'a>(&'a self, key: &'a Option<Key>) -> &'a Key {
+        key.as_ref().unwrap_or(&self.config.global_key)
+    }
+
+    /// The key a caller asks about, mapped to the one the backend knows in global mode.
+    pub(crate) fn lookup_key<'a>(&'a self, key: &'a Key) -> &'a Key {
+        if self.config.key_fn.is_some() { key } else { &self.config.global_key }
+    }
+
+    /// Reads what the server said about its load and cools the key down if it asked.
+    pub(crate) fn feedback<B>(
+        &self,
+        key: &Option<Key>,
+        method: &Method,
+        attempt: Result<&Response<B>, &(dyn Error + 'static)>,
+    ) where
+        C: Classify,
+    {
+        let hint = match self.config.classifier.classify(method, attempt) {
+            Outcome::Throttled { hint: Some(hint) } => hint.delay(),
+            // Without a hint there is no "until": the retry layer's backoff paces that host.
+            _ => Duration::ZERO,
+        };
+        let reset = attempt.ok().and_then(|res| self.exhausted_quota(res.headers()));
+        let delay = hint.max(reset.unwrap_or_default());
+        if delay.is_zero() {
+            return;
+        }
+        let key = self.key(key);
+        self.backend.cool_down(key, Instant::now() + delay);
+        tracing::debug!(
+            key = %key,
+            cooldown = ?delay,
+            throttled = !hint.is_zero(),
+            quota_exhausted = reset.is_some(),
+            "rate limit key cooling down at the server's request"
+        );
+    }
+
+    /// The quota reset, if the server reports that nothing remains of it.
+    fn exhausted_quota(&self, headers: &HeaderMap) -> Option<Duration> {
+        if headers.is_empty() || !QUOTA_HEADERS.iter().any(|name| headers.contains_key(name)) {
+            return None;
+        }
+        let status = self.config.hints.rate_limit(headers)?;
+        (status.remaining() == 0 && !status.reset().is_zero()).then(|| status.reset())
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Shared<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitState")
+            .field("rate", &self.config.rate)
+            .field("backend", &self.backend)
+            .field("keyed", &self.config.key_fn.is_some())
+            .field("max_wait", &self.config.max_wait)
+            .field("classifier", &self.config.classifier)
+            .field("feedback", &self.config.feedback)
+            .finish()
+    }
+}
