@@ -47,18 +47,86 @@ impl Key {
 
     fn origin(scheme: Option<&str>, host: &str, port: Option<u16>) -> Self {
         // Requests without a scheme are sent as plain HTTP by every client we know.
-        let scheme = scheme.unwrap_or("http").to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "http" | "ws" => Some(80),
-            "https" | "wss" => Some(443),
-            _ => None,
-        };
-        let host = host.to_ascii_lowercase();
-        match port {
-            Some(port) if Some(port) != default_port => {
-                Self::new(format!("{scheme}://{host}:{port}"))
+        let scheme = scheme.unwrap_or("http");
+        let default_port =
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws") {
+                Some(80)
+            } else if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss") {
+                Some(443)
+            } else {
+                None
+            };
+        let port = port.filter(|&port| Some(port) != default_port);
+        // Every request of a keyed layer builds its key: write it once, on the stack, and
+        // allocate only the shared string.
+        let mut buf = OriginBuf::new();
+        buf.push_lowercase(scheme);
+        buf.push_lowercase("://");
+        buf.push_lowercase(host);
+        if let Some(port) = port {
+            buf.push_port(port);
+        }
+        Self(buf.into_arc())
+    }
+}
+
+/// A stack buffer for the origin text, spilling to the heap for (rare) long hosts.
+struct OriginBuf {
+    stack: [u8; 128],
+    len: usize,
+    heap: Option<String>,
+}
+
+impl OriginBuf {
+    fn new() -> Self {
+        Self { stack: [0; 128], len: 0, heap: None }
+    }
+
+    fn push_lowercase(&mut self, text: &str) {
+        if let Some(heap) = &mut self.heap {
+            heap.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+            return;
+        }
+        let end = self.len + text.len();
+        if end > self.stack.len() {
+            let mut heap = String::with_capacity(end + 8);
+            heap.push_str(self.as_str());
+            heap.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+            self.heap = Some(heap);
+            return;
+        }
+        for (slot, byte) in self.stack[self.len..end].iter_mut().zip(text.bytes()) {
+            *slot = byte.to_ascii_lowercase();
+        }
+        self.len = end;
+    }
+
+    fn push_port(&mut self, port: u16) {
+        let mut digits = [0u8; 5];
+        let mut start = digits.len();
+        let mut rest = port;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
             }
-            _ => Self::new(format!("{scheme}://{host}")),
+        }
+        self.push_lowercase(":");
+        // Only ASCII digits were written.
+        self.push_lowercase(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    }
+
+    fn as_str(&self) -> &str {
+        // The buffer only ever receives whole UTF-8 sequences (ASCII lowercasing keeps them).
+        std::str::from_utf8(&self.stack[..self.len]).unwrap_or_default()
+    }
+
+    fn into_arc(self) -> Arc<str> {
+        match &self.heap {
+            Some(heap) => Arc::from(heap.as_str()),
+            None => Arc::from(self.as_str()),
         }
     }
 }
@@ -233,12 +301,22 @@ mod tests {
             ("http://[::1]:3000/", "http://[::1]:3000"),
             ("http://127.0.0.1:80/", "http://127.0.0.1"),
             ("ftp://files.example.com:21/", "ftp://files.example.com:21"),
+            ("http://example.com:65535/", "http://example.com:65535"),
+            ("http://example.com:1/", "http://example.com:1"),
+            ("HTTPS://XN--BCHER-KVA.EXAMPLE/", "https://xn--bcher-kva.example"),
             ("example.com:8080", "http://example.com:8080"),
             ("/relative/only", ""),
         ];
         for (uri, want) in cases {
             assert_eq!(key_of(uri), want, "uri {uri}");
         }
+    }
+
+    #[test]
+    fn long_hosts_spill_to_the_heap_intact() {
+        let host = format!("{}.example.com", "Sub".repeat(60));
+        let key = key_of(&format!("https://{host}:8443/x"));
+        assert_eq!(key, format!("https://{}:8443", host.to_ascii_lowercase()));
     }
 
     #[test]
