@@ -45,11 +45,6 @@ pub use outcome::Outcome;
 pub use service::ClassifyService;
 pub use trace::{MethodClassifier, TraceClassifier, dyn_error};
 
-// The README's code blocks compile and run as doctests of this crate.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 // So do the guide's.
 #[doc = include_str!("../../../docs/classify.md")]
 #[cfg(doctest)]

@@ -71,6 +71,8 @@ pub(crate) struct Quota {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     total: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
     connections: AtomicU64,
     throttled: AtomicU64,
     endpoints: [AtomicU64; Endpoint::ALL.len()],
@@ -124,6 +126,22 @@ impl Counters {
         bump(&mut lock(&self.flaky), key)
     }
 
+    /// Counts a request as being handled until the returned guard drops, and raises the
+    /// high-water mark.
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Relaxed);
+        InFlight(self)
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    pub(crate) fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Relaxed)
+    }
+
     /// Keeps a request body that reached `/flaky` at `path`, for retry tests.
     pub(crate) fn record_flaky_body(&self, path: &str, body: Bytes) {
         lock(&self.flaky_bodies).entry(path.to_owned()).or_default().push(body);
@@ -153,6 +171,7 @@ impl Counters {
     /// Zeroes every counter and forgets all per-key state.
     pub(crate) fn reset(&self) {
         self.total.store(0, Relaxed);
+        self.max_in_flight.store(self.in_flight.load(Relaxed), Relaxed);
         self.connections.store(0, Relaxed);
         self.throttled.store(0, Relaxed);
         for counter in &self.endpoints {
@@ -163,5 +182,14 @@ impl Counters {
         lock(&self.flaky_bodies).clear();
         lock(&self.retry_after).clear();
         lock(&self.windows).clear();
+    }
+}
+
+/// A request being handled; see [`Counters::enter`].
+pub(crate) struct InFlight<'a>(&'a Counters);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
     }
 }

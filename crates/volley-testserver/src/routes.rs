@@ -135,6 +135,7 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let endpoint = Endpoint::from_path(parts.uri.path());
     counters.hit(endpoint, parts.uri.path());
+    let _in_flight = counters.enter();
     let body = match read_body(body, endpoint.keeps_body()).await {
         Ok(body) => body,
         Err(reject) => return Ok(reject.into_response()),

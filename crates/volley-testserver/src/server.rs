@@ -83,6 +83,19 @@ impl TestServer {
         self.counters.path(path)
     }
 
+    /// Requests being handled right now: from the arrival of the head until the handler
+    /// has produced the response head (for `/delay`, that includes the delay).
+    pub fn in_flight(&self) -> u64 {
+        self.counters.in_flight()
+    }
+
+    /// The most requests handled at once since the start (or the last
+    /// [`reset_counters`](Self::reset_counters)): what a client's concurrency limit
+    /// looked like from the server.
+    pub fn max_in_flight(&self) -> u64 {
+        self.counters.max_in_flight()
+    }
+
     /// The non-empty request bodies that reached `/flaky` at exactly `path`, in arrival
     /// order, so retry tests can check that a body was sent again byte for byte.
     pub fn flaky_bodies(&self, path: &str) -> Vec<bytes::Bytes> {
