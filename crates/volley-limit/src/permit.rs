@@ -1,0 +1,226 @@
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use volley_core::{Deadline, Key};
+
+use crate::error::{LimitScope, OverloadReason, Overloaded};
+use crate::state::{KeyHold, Shared};
+
+/// What one request holds: a counted reference to its key's slot (with or without a
+/// permit) and possibly a global permit. Dropping it gives back exactly what it holds, so a
+/// request cancelled at any point leaks nothing.
+///
+/// Kept small (the key's part is boxed) because it travels inside every response body.
+pub(crate) struct Permit {
+    shared: Arc<Shared>,
+    key: Option<Box<KeyHold>>,
+    global: bool,
+}
+
+impl Permit {
+    /// Takes every permit that is free right now: the key's first, then the global one.
+    /// Never waits; [`is_complete`](Self::is_complete) says whether anything is missing.
+    #[inline]
+    pub(crate) fn try_new(shared: Arc<Shared>, key: Option<Key>) -> Self {
+        let key = match (&shared.keys, key) {
+            (Some(keys), Some(key)) => Some(Box::new(keys.checkout(key))),
+            _ => None,
+        };
+        let mut permit = Self { shared, key, global: false };
+        if permit.key.as_ref().is_none_or(|hold| hold.permit) {
+            permit.global = permit.shared.global.as_ref().is_some_and(try_take);
+        }
+        permit
+    }
+
+    #[inline]
+    pub(crate) fn is_complete(&self) -> bool {
+        self.key.as_ref().is_none_or(|hold| hold.permit)
+            && (self.global || self.shared.global.is_none())
+    }
+
+    #[inline]
+    pub(crate) fn release_at_headers(&self) -> bool {
+        self.shared.config.release_at_headers
+    }
+
+    /// The refusal a request would get if it had to queue now, when its queue is full.
+    pub(crate) fn queue_full(&self) -> Option<Overloaded> {
+        let max_queue = self.shared.config.max_queue?;
+        let (scope, max, waiting) = self.next_queue()?;
+        let waiting = waiting.load(Ordering::Relaxed);
+        let reason = OverloadReason::QueueFull { max_queue };
+        (waiting >= max_queue).then(|| Overloaded::new(scope, max, waiting, reason))
+    }
+
+    /// The limit this request waits for next: its size and its queue.
+    fn next_queue(&self) -> Option<(LimitScope, usize, &AtomicUsize)> {
+        if let (Some(hold), Some(keys)) = (&self.key, &self.shared.keys)
+            && !hold.permit
+        {
+            return Some((LimitScope::Key(hold.key.clone()), keys.max, &hold.slot.waiting));
+        }
+        match (&self.shared.global, self.shared.config.global_max) {
+            (Some(_), Some(max)) if !self.global => {
+                Some((LimitScope::Global, max, &self.shared.global_waiting))
+            }
+            _ => None,
+        }
+    }
+
+    /// Waits for the missing permits, the key's first, within the queue bound, the acquire
+    /// timeout (counted from `started`, when the request was called) and the deadline.
+    pub(crate) async fn acquire(
+        &mut self,
+        started: Instant,
+        deadline: Option<Deadline>,
+    ) -> Result<(), Overloaded> {
+        let config = self.shared.config;
+        let budget = Budget::new(started, config.acquire_timeout, deadline);
+        if let (Some(hold), Some(keys)) = (&mut self.key, &self.shared.keys)
+            && !hold.permit
+        {
+            let slot = &hold.slot;
+            wait(&slot.semaphore, &slot.waiting, &self.shared.waiting, config.max_queue, &budget)
+                .await
+                .map_err(|(waiting, reason)| {
+                    Overloaded::new(LimitScope::Key(hold.key.clone()), keys.max, waiting, reason)
+                })?;
+            hold.permit = true;
+        }
+        if let (Some(global), Some(max)) = (&self.shared.global, config.global_max)
+            && !self.global
+        {
+            let queue = &self.shared.global_waiting;
+            wait(global, queue, &self.shared.waiting, config.max_queue, &budget).await.map_err(
+                |(waiting, reason)| Overloaded::new(LimitScope::Global, max, waiting, reason),
+            )?;
+            self.global = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Permit {
+    #[inline]
+    fn drop(&mut self) {
+        if self.global
+            && let Some(global) = &self.shared.global
+        {
+            global.add_permits(1);
+        }
+        if self.key.is_some() {
+            self.release_key();
+        }
+    }
+}
+
+impl Permit {
+    #[inline(never)]
+    fn release_key(&mut self) {
+        if let Some(hold) = &self.key {
+            if hold.permit {
+                hold.slot.semaphore.add_permits(1);
+            }
+            if let Some(keys) = &self.shared.keys {
+                keys.release(hold);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("key", &self.key.as_ref().map(|hold| (&hold.key, hold.permit)))
+            .field("global", &self.global)
+            .finish()
+    }
+}
+
+#[inline]
+fn try_take(semaphore: &Semaphore) -> bool {
+    // The permit is given back by `Permit::drop`, which owns the reference to the semaphore.
+    semaphore.try_acquire().map(|permit| permit.forget()).is_ok()
+}
+
+/// When a request stops waiting, and what to blame.
+struct Budget {
+    started: Instant,
+    until: Option<(Instant, Limiter)>,
+}
+
+#[derive(Clone, Copy)]
+enum Limiter {
+    Timeout(Duration),
+    Deadline,
+}
+
+impl Budget {
+    fn new(started: Instant, timeout: Option<Duration>, deadline: Option<Deadline>) -> Self {
+        let timeout = timeout.and_then(|t| Some((started.checked_add(t)?, Limiter::Timeout(t))));
+        let deadline = deadline.map(|d| (d.instant(), Limiter::Deadline));
+        let until = match (timeout, deadline) {
+            (Some(t), Some(d)) => Some(if d.0 < t.0 { d } else { t }),
+            (t, d) => t.or(d),
+        };
+        Self { started, until }
+    }
+
+    fn reason(&self, limiter: Limiter) -> OverloadReason {
+        match limiter {
+            Limiter::Timeout(timeout) => OverloadReason::AcquireTimeout { timeout },
+            Limiter::Deadline => OverloadReason::Deadline { waited: self.started.elapsed() },
+        }
+    }
+}
+
+/// Counts a request in a queue for as long as it waits there.
+struct Queued<'a>(&'a AtomicUsize, &'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits for one permit of `semaphore`, in arrival order; on giving up, returns how many
+/// others were waiting and why.
+async fn wait(
+    semaphore: &Semaphore,
+    queue: &AtomicUsize,
+    total: &AtomicUsize,
+    max_queue: Option<usize>,
+    budget: &Budget,
+) -> Result<(), (usize, OverloadReason)> {
+    if try_take(semaphore) {
+        return Ok(());
+    }
+    let ahead = queue.fetch_add(1, Ordering::Relaxed);
+    total.fetch_add(1, Ordering::Relaxed);
+    let _queued = Queued(queue, total);
+    if let Some(max_queue) = max_queue.filter(|&max| ahead >= max) {
+        return Err((ahead, OverloadReason::QueueFull { max_queue }));
+    }
+    let others = || queue.load(Ordering::Relaxed).saturating_sub(1);
+    let acquired = match budget.until {
+        None => semaphore.acquire().await,
+        Some((at, limiter)) if at <= Instant::now() => {
+            return Err((others(), budget.reason(limiter)));
+        }
+        Some((at, limiter)) => match tokio::time::timeout_at(at, semaphore.acquire()).await {
+            Ok(acquired) => acquired,
+            Err(_elapsed) => return Err((others(), budget.reason(limiter))),
+        },
+    };
+    match acquired {
+        Ok(permit) => permit.forget(),
+        Err(_closed) => unreachable!("volley-limit never closes its semaphores"),
+    }
+    Ok(())
+}

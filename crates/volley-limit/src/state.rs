@@ -1,0 +1,203 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use volley_core::Key;
+
+/// The layer's configuration, fixed once the shared state is built.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) global_max: Option<usize>,
+    pub(crate) per_key_max: Option<usize>,
+    pub(crate) max_queue: Option<usize>,
+    pub(crate) acquire_timeout: Option<Duration>,
+    pub(crate) release_at_headers: bool,
+}
+
+/// Everything the clones of one layer and of its services share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) global: Option<Semaphore>,
+    /// Requests queued on the global semaphore.
+    pub(crate) global_waiting: AtomicUsize,
+    /// Requests queued on any semaphore, global or per key.
+    pub(crate) waiting: AtomicUsize,
+    pub(crate) keys: Option<KeyMap>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            config,
+            global: config.global_max.map(Semaphore::new),
+            global_waiting: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            keys: config.per_key_max.map(KeyMap::new),
+        }
+    }
+}
+
+/// The per-key semaphores, each kept only while someone holds or waits for one of its
+/// permits.
+///
+/// Every reference to a slot outside the map is a counted `KeyHold`, taken and given back
+/// under the map lock; the entry goes when the count reaches zero. So an idle key costs
+/// nothing, and a key never has two live semaphores: a new one is made only when the old
+/// one has no holder and no waiter left.
+pub(crate) struct KeyMap {
+    pub(crate) max: usize,
+    map: Mutex<HashMap<Key, Arc<KeySlot>>>,
+}
+
+pub(crate) struct KeySlot {
+    pub(crate) semaphore: Semaphore,
+    pub(crate) waiting: AtomicUsize,
+    /// Outstanding `KeyHold`s; only changed under the map lock.
+    users: AtomicUsize,
+}
+
+/// A counted reference to a key's slot, with or without one of its permits.
+pub(crate) struct KeyHold {
+    pub(crate) key: Key,
+    pub(crate) slot: Arc<KeySlot>,
+    pub(crate) permit: bool,
+}
+
+impl KeyMap {
+    fn new(max: usize) -> Self {
+        Self { max, map: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<KeySlot>>> {
+        // Nothing panics while the lock is held, and a count is valid whatever happened.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A counted reference to `key`'s slot (made if absent), with a permit if one was free.
+    pub(crate) fn checkout(&self, key: Key) -> KeyHold {
+        let slot = {
+            let mut map = self.lock();
+            match map.get(&key) {
+                Some(slot) => {
+                    slot.users.fetch_add(1, Ordering::Relaxed);
+                    Arc::clone(slot)
+                }
+                None => {
+                    let slot = Arc::new(KeySlot {
+                        semaphore: Semaphore::new(self.max),
+                        waiting: AtomicUsize::new(0),
+                        users: AtomicUsize::new(1),
+                    });
+                    map.insert(key.clone(), Arc::clone(&slot));
+                    slot
+                }
+            }
+        };
+        let permit = slot.semaphore.try_acquire().map(|p| p.forget()).is_ok();
+        KeyHold { key, slot, permit }
+    }
+
+    /// Gives back a reference (its permit, if any, was already returned).
+    pub(crate) fn release(&self, hold: &KeyHold) {
+        let mut map = self.lock();
+        if hold.slot.users.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let removed = map.remove(&hold.key);
+            debug_assert!(removed.is_some_and(|slot| Arc::ptr_eq(&slot, &hold.slot)));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn in_flight(&self) -> usize {
+        let held = |slot: &KeySlot| self.max - slot.semaphore.available_permits();
+        self.lock().values().map(|slot| held(slot)).sum()
+    }
+
+    fn slot(&self, key: &Key) -> Option<Arc<KeySlot>> {
+        self.lock().get(key).map(Arc::clone)
+    }
+}
+
+/// A live view of one layer's limits, shared with every clone of the layer and of its
+/// services; from [`ConcurrencyLimitLayer::state`](crate::ConcurrencyLimitLayer::state) or
+/// [`ConcurrencyLimit::state`](crate::ConcurrencyLimit::state).
+///
+/// Cheap to clone (one reference count). Reading [`in_flight`](Self::in_flight) without a
+/// global limit, [`tracked_keys`](Self::tracked_keys) and the per-key figures takes the
+/// key map's lock.
+#[derive(Clone)]
+pub struct LimitState {
+    shared: Arc<Shared>,
+}
+
+impl LimitState {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// The global limit, or `None` when there is none.
+    pub fn global_max(&self) -> Option<usize> {
+        self.shared.config.global_max
+    }
+
+    /// The per-key limit, or `None` when there is none.
+    pub fn per_key_max(&self) -> Option<usize> {
+        self.shared.config.per_key_max
+    }
+
+    /// Free global permits, or `None` when there is no global limit.
+    pub fn available_global(&self) -> Option<usize> {
+        self.shared.global.as_ref().map(Semaphore::available_permits)
+    }
+
+    /// Requests holding their permits: admitted and not yet released (their response body
+    /// has not ended, or the inner service has not answered yet).
+    pub fn in_flight(&self) -> usize {
+        match (&self.shared.global, &self.shared.keys, self.shared.config.global_max) {
+            (Some(global), _, Some(max)) => max - global.available_permits(),
+            (_, Some(keys), _) => keys.in_flight(),
+            _ => 0,
+        }
+    }
+
+    /// Requests waiting for a permit, global or per key. A request handed a permit by a
+    /// release counts as waiting (and as in flight) until its task next runs.
+    pub fn waiting(&self) -> usize {
+        self.shared.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Keys with state in memory: someone holds or waits for one of their permits. Idle
+    /// keys are forgotten, so this returns to zero when the layer is idle.
+    pub fn tracked_keys(&self) -> usize {
+        self.shared.keys.as_ref().map_or(0, KeyMap::len)
+    }
+
+    /// Permits of `key` held right now (zero for an idle key or without per-key limit).
+    pub fn in_flight_for(&self, key: &Key) -> usize {
+        let Some(keys) = &self.shared.keys else { return 0 };
+        keys.slot(key).map_or(0, |slot| keys.max - slot.semaphore.available_permits())
+    }
+
+    /// Requests waiting for a permit of `key`.
+    pub fn waiting_for(&self, key: &Key) -> usize {
+        let slot = self.shared.keys.as_ref().and_then(|keys| keys.slot(key));
+        slot.map_or(0, |slot| slot.waiting.load(Ordering::Relaxed))
+    }
+}
+
+impl fmt::Debug for LimitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitState")
+            .field("global_max", &self.global_max())
+            .field("per_key_max", &self.per_key_max())
+            .field("available_global", &self.available_global())
+            .field("waiting", &self.waiting())
+            .field("tracked_keys", &self.tracked_keys())
+            .finish()
+    }
+}
