@@ -1,0 +1,178 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use http::header::{HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, Request};
+use tower::ServiceExt;
+use tower_service::Service;
+use volley_core::Deadline;
+
+use crate::stack::Outer;
+use crate::{Body, ClientBuilder, Error, RequestBuilder, Response, ResponseBody};
+
+/// An HTTP client with the standard volley stack: a total timeout, retries, optional rate
+/// and per-host limits, a global concurrency limit, an attempt timeout, and a pooled
+/// hyper-util client over rustls.
+///
+/// Cheap to clone: clones share the connection pool and every limit. `Send + Sync`, so an
+/// `Arc` is not needed to share it. It is also a `tower::Service<http::Request<Body>>`, so
+/// it can be wrapped further.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run() -> Result<(), volley::Error> {
+/// let client = volley::Client::new()?;
+/// let user: serde_json::Value = client.get("https://api.example.com/users/1").send().await?
+///     .error_for_status()?
+///     .json().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    stack: Outer,
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) total_timeout: Option<Duration>,
+    pub(crate) default_headers: HeaderMap,
+}
+
+impl Client {
+    /// A client with the default configuration (see [`ClientBuilder`]).
+    pub fn new() -> Result<Client, Error> {
+        ClientBuilder::new().build()
+    }
+
+    /// A builder to configure a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn from_parts(
+        stack: Outer,
+        total_timeout: Option<Duration>,
+        mut default_headers: HeaderMap,
+    ) -> Self {
+        if !default_headers.contains_key(USER_AGENT) {
+            default_headers.insert(
+                USER_AGENT,
+                HeaderValue::from_static(concat!("volley/", env!("CARGO_PKG_VERSION"))),
+            );
+        }
+        Self { stack, shared: Arc::new(Shared { total_timeout, default_headers }) }
+    }
+
+    /// A request with `method` to `url`.
+    pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url.as_ref())
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A PATCH request.
+    pub fn patch(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// Sends a request built elsewhere, with the client's default headers and total timeout
+    /// applied where the request has none of its own.
+    pub async fn execute(&self, req: Request<Body>) -> Result<Response, Error> {
+        let url = req.uri().clone();
+        let res = self.clone().oneshot(req).await?;
+        Ok(Response::new(res, url))
+    }
+
+    fn prepare(&self, req: &mut Request<Body>) {
+        for (name, value) in &self.shared.default_headers {
+            if !req.headers().contains_key(name) {
+                req.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(total) = self.shared.total_timeout
+            && Deadline::from_request(req).is_none()
+        {
+            Deadline::after(total).insert_into(req);
+        }
+    }
+}
+
+impl Service<Request<Body>> for Client {
+    type Response = http::Response<ResponseBody>;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.stack.poll_ready(cx).map_err(Error::new)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        self.prepare(&mut req);
+        let future = self.stack.call(req);
+        Box::pin(async move { future.await.map_err(Error::new) })
+    }
+}
+
+/// Sends built requests, so a fan-out can take request builders lazily and hand each item a
+/// [`Response`]:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), volley::Error> {
+/// let client = volley::Client::new()?;
+/// let urls = (0..10_000).map(|i| format!("https://api.example.com/items/{i}"));
+/// let sizes = volley::join::Fanout::new(client.clone(), 20)?
+///     .ordered(urls.map(move |url| client.get(url)), |res: volley::Response| async move {
+///         Ok::<_, volley::Error>(res.bytes().await?.len())
+///     })
+///     .await;
+/// # Ok(()) }
+/// ```
+impl Service<RequestBuilder> for Client {
+    type Response = Response;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<Response, Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.stack.poll_ready(cx).map_err(Error::new)
+    }
+
+    fn call(&mut self, request: RequestBuilder) -> Self::Future {
+        Box::pin(request.send())
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("total_timeout", &self.shared.total_timeout)
+            .field("default_headers", &self.shared.default_headers)
+            .finish_non_exhaustive()
+    }
+}

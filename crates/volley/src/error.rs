@@ -1,0 +1,208 @@
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use volley_classify::StatusError;
+use volley_core::{BoxError, TimedOut, find_cause};
+use volley_limit::Overloaded;
+use volley_ratelimit::RateLimited;
+use volley_retry::RetryError;
+
+/// What kind of failure an [`Error`] is, read from its whole source chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A timeout fired: the total deadline, an attempt, or a body idle timeout.
+    Timeout,
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    Connect,
+    /// The server answered with a failing status (`error_for_status`).
+    Status,
+    /// The client's own rate limiter refused to wait that long.
+    RateLimited,
+    /// The client's own concurrency limit refused to queue the request.
+    Overloaded,
+    /// The request could not be built (bad URL, header, or body encoding).
+    Request,
+    /// The response body could not be read or decoded.
+    Body,
+    /// The client or a helper was configured with values that cannot work.
+    Config,
+    /// Anything else, such as a connection reset mid-request.
+    Other,
+}
+
+impl Kind {
+    /// A short lowercase name, for logs and reports: `timeout`, `connect`, `status`…
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Timeout => "timeout",
+            Kind::Connect => "connect",
+            Kind::Status => "status",
+            Kind::RateLimited => "rate_limited",
+            Kind::Overloaded => "overloaded",
+            Kind::Request => "request",
+            Kind::Body => "body",
+            Kind::Config => "config",
+            Kind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one error type of the `volley` facade.
+///
+/// It wraps whatever a layer or the transport returned and answers the questions callers
+/// ask of it by looking through the whole source chain: [`kind`](Error::kind),
+/// [`is_timeout`](Error::is_timeout), [`status`](Error::status),
+/// [`retry_after`](Error::retry_after)… Its `Display` prints the whole chain on one line,
+/// outer to inner: `not retried after 4 attempts: all 3 retries were used: client error
+/// (Connect): tcp connect error: Connection refused (os error 111)`.
+pub struct Error {
+    kind: Kind,
+    inner: BoxError,
+    /// Attempts made, when known from the response this error was made from.
+    attempts: Option<u32>,
+}
+
+impl Error {
+    /// Wraps any error, classifying it by its source chain.
+    pub fn new(inner: impl Into<BoxError>) -> Self {
+        match inner.into().downcast::<Error>() {
+            Ok(already) => *already,
+            Err(inner) => Self { kind: kind_of(&*inner), inner, attempts: None },
+        }
+    }
+
+    pub(crate) fn with_kind(kind: Kind, inner: impl Into<BoxError>) -> Self {
+        Self { kind, inner: inner.into(), attempts: None }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether a timeout fired.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == Kind::Timeout
+    }
+
+    /// Whether no connection could be made.
+    pub fn is_connect(&self) -> bool {
+        self.kind == Kind::Connect
+    }
+
+    /// Whether the server was throttling: a 429, or a 503 that said when to come back.
+    pub fn is_throttled(&self) -> bool {
+        self.find::<StatusError>().is_some_and(|s| s.outcome().is_throttled())
+    }
+
+    /// Whether the client's own concurrency limit refused the request.
+    pub fn is_overloaded(&self) -> bool {
+        self.kind == Kind::Overloaded
+    }
+
+    /// Whether the client's own rate limiter refused the request.
+    pub fn is_rate_limited(&self) -> bool {
+        self.kind == Kind::RateLimited
+    }
+
+    /// The failing status, for errors made by `error_for_status`.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.find::<StatusError>().map(StatusError::status)
+    }
+
+    /// How long the server asked the client to wait, or the rate limiter would have
+    /// needed, if either said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        if let Some(hint) = self.find::<StatusError>().and_then(StatusError::hint) {
+            return Some(hint.delay());
+        }
+        self.find::<RateLimited>().map(RateLimited::wait)
+    }
+
+    /// Attempts made, when known: the retry layer gave up, or the error came from
+    /// [`Response::error_for_status`](crate::Response::error_for_status).
+    pub fn attempts(&self) -> Option<u32> {
+        self.attempts.or_else(|| self.find::<RetryError>().map(RetryError::attempts))
+    }
+
+    /// The first error of type `T` in the chain.
+    pub fn find<T: StdError + 'static>(&self) -> Option<&T> {
+        find_cause::<T>(&*self.inner)
+    }
+
+    /// The wrapped error.
+    pub fn into_inner(self) -> BoxError {
+        self.inner
+    }
+}
+
+fn kind_of(err: &(dyn StdError + 'static)) -> Kind {
+    if find_cause::<TimedOut>(err).is_some()
+        || find_cause::<tower::timeout::error::Elapsed>(err).is_some()
+    {
+        return Kind::Timeout;
+    }
+    if find_cause::<RateLimited>(err).is_some() {
+        return Kind::RateLimited;
+    }
+    if find_cause::<Overloaded>(err).is_some() {
+        return Kind::Overloaded;
+    }
+    if find_cause::<StatusError>(err).is_some() {
+        return Kind::Status;
+    }
+    if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {
+        return Kind::Connect;
+    }
+    if find_cause::<hyper::Error>(err).is_some_and(hyper::Error::is_timeout) {
+        return Kind::Timeout;
+    }
+    Kind::Other
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner)?;
+        let mut source = self.inner.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("inner", &self.inner)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+/// No `source()`: `Display` already prints the whole chain, and error reporters that walk
+/// sources would print it twice. Look inside with [`Error::find`] or
+/// [`Error::into_inner`].
+impl StdError for Error {}
+
+impl From<BoxError> for Error {
+    fn from(inner: BoxError) -> Self {
+        Self::new(inner)
+    }
+}

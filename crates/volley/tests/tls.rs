@@ -1,0 +1,75 @@
+//! TLS verification is on by default; trusting a certificate is explicit.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use volley::{Client, Kind};
+
+/// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for `localhost`;
+/// returns its port and the certificate (DER).
+async fn https_server() -> (u16, Vec<u8>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_der = cert.cert.der().to_vec();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone().into()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
+                        "secure",
+                    ))))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (port, cert_der)
+}
+
+#[tokio::test]
+async fn an_unknown_certificate_fails_verification_by_default() {
+    let (port, _cert) = https_server().await;
+    let client = Client::builder().retries(0).build().unwrap();
+    let err = client.get(format!("https://localhost:{port}/")).send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::Connect, "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+#[tokio::test]
+async fn a_trusted_root_makes_it_work_over_http2() {
+    let (port, cert) = https_server().await;
+    let client = Client::builder().add_root_certificate(cert).build().unwrap();
+    let res = client.get(format!("https://localhost:{port}/")).send().await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2, "ALPN picked h2");
+    assert_eq!(res.text().await.unwrap(), "secure");
+}
+
+#[test]
+fn a_malformed_root_is_a_configuration_error() {
+    let err =
+        Client::builder().add_root_certificate(b"not a certificate".to_vec()).build().unwrap_err();
+    assert_eq!(err.kind(), Kind::Config);
+    assert!(err.to_string().starts_with("invalid root certificate"), "{err}");
+}

@@ -1,0 +1,1 @@
+//! Runnable examples of volley; see the examples folder.
