@@ -47,6 +47,19 @@ use crate::error::{Error, Kind};
 pub use unordered::Unordered;
 use unordered::{Item, Source};
 
+/// What a fan-out needs of its service: cloneable, sendable, with a sendable future and
+/// response, and an error convertible into a [`BoxError`]. Implemented for every such
+/// service; you never implement it yourself.
+pub trait ItemService<Req>:
+    Service<Req, Future: Send, Response: Send, Error: Into<BoxError>> + Clone + Send + 'static
+{
+}
+
+impl<S, Req> ItemService<Req> for S where
+    S: Service<Req, Future: Send, Response: Send, Error: Into<BoxError>> + Clone + Send + 'static
+{
+}
+
 /// How far a fan-out has got, given to the [`Fanout::on_progress`] hook after each item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
@@ -89,10 +102,7 @@ impl<S> Fanout<S> {
     where
         I: IntoIterator<Item = Req>,
         I::IntoIter: Send + 'static,
-        S: Service<Req> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: Send,
-        S::Error: Into<BoxError>,
+        S: ItemService<Req>,
         Req: Send + 'static,
         F: Fn(S::Response) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -111,10 +121,7 @@ impl<S> Fanout<S> {
     pub fn unordered_stream<St, Req, F, Fut, T, E>(&self, requests: St, per_item: F) -> Unordered<T>
     where
         St: Stream<Item = Req> + Send + 'static,
-        S: Service<Req> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: Send,
-        S::Error: Into<BoxError>,
+        S: ItemService<Req>,
         Req: Send + 'static,
         F: Fn(S::Response) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -132,10 +139,7 @@ impl<S> Fanout<S> {
     ) -> Unordered<T>
     where
         St: Stream<Item = Req> + Send + 'static,
-        S: Service<Req> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: Send,
-        S::Error: Into<BoxError>,
+        S: ItemService<Req>,
         Req: Send + 'static,
         F: Fn(S::Response) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -164,10 +168,7 @@ impl<S> Fanout<S> {
     where
         I: IntoIterator<Item = Req>,
         I::IntoIter: Send + 'static,
-        S: Service<Req> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: Send,
-        S::Error: Into<BoxError>,
+        S: ItemService<Req>,
         Req: Send + 'static,
         F: Fn(S::Response) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -196,10 +197,7 @@ impl<S> Fanout<S> {
     where
         I: IntoIterator<Item = Req>,
         I::IntoIter: Send + 'static,
-        S: Service<Req> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: Send,
-        S::Error: Into<BoxError>,
+        S: ItemService<Req>,
         Req: Send + 'static,
         F: Fn(S::Response) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
