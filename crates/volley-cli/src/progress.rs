@@ -1,0 +1,63 @@
+//! The progress bar on stderr, drawn only when stderr is a terminal.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::trace::LayerCounts;
+
+/// Done / total, rate, retries and throttled waits; hidden when stderr is piped.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    counts: Arc<LayerCounts>,
+}
+
+impl Progress {
+    /// A bar for `total` requests, drawn if `wanted` and stderr is a terminal.
+    pub(crate) fn new(total: usize, counts: Arc<LayerCounts>, wanted: bool) -> Self {
+        let visible = wanted && std::io::stderr().is_terminal();
+        let target =
+            if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        if visible {
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+        let progress = Self { bar, counts };
+        progress.refresh();
+        progress
+    }
+
+    /// One more request done.
+    pub(crate) fn inc(&self) {
+        self.bar.inc(1);
+        self.refresh();
+    }
+
+    fn refresh(&self) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        let counts = self.counts.snapshot();
+        // Waits the server asked for: Retry-After sleeps, and host pauses in the limiter.
+        let throttled = counts.hint_waits + counts.pauses;
+        let secs = self.bar.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { self.bar.position() as f64 / secs } else { 0.0 };
+        self.bar.set_message(format!(
+            "{rate:.0}/s · retries {} · throttled waits {throttled}",
+            counts.retries
+        ));
+    }
+
+    /// Removes the bar, so the summary starts on a clean line.
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

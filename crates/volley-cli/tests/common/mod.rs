@@ -1,0 +1,74 @@
+//! Running the built `volley` binary and reading what it wrote.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+/// What one run of the binary left behind.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    /// The stdout lines, each parsed as a JSON record.
+    pub(crate) fn records(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+            .collect()
+    }
+}
+
+/// `volley ARGS` with its stdout and stderr piped, not yet waited for.
+pub(crate) fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the volley binary starts")
+}
+
+/// Writes `input` to the child's stdin and closes it, then waits for it to finish.
+pub(crate) async fn finish(mut child: Child, input: &str) -> Run {
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin.write_all(input.as_bytes()).await.expect("stdin takes the input");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("volley runs to the end");
+    Run {
+        code: output.status.code().expect("volley exits with a code"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// `volley ARGS` with `input` on stdin, run to the end.
+pub(crate) async fn volley(args: &[&str], input: &str) -> Run {
+    finish(spawn(args), input).await
+}
+
+/// A fresh, empty directory for one test.
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+    dir
+}
+
+/// The path of a URL, without its query: what `TestServer::hits` counts by.
+pub(crate) fn path_of(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split_once('?').map_or(path, |(path, _)| path).to_owned()
+}
