@@ -47,13 +47,17 @@ impl fmt::Display for StopReason {
             StopReason::NotIdempotent => {
                 f.write_str("the method is not idempotent and the request has no idempotency key")
             }
+            StopReason::MaxRetries(1) => f.write_str("the only retry allowed was used"),
             StopReason::MaxRetries(n) => write!(f, "all {n} retries were used"),
             StopReason::HintAboveCap { hint, cap } => {
-                write!(f, "the server asked to {hint}, above the {cap:?} cap")
+                write!(f, "the server asked to {hint}, above the {:?} cap", millis(*cap))
             }
-            StopReason::Deadline { delay, remaining } => {
-                write!(f, "a retry in {delay:?} would start after the deadline in {remaining:?}")
-            }
+            StopReason::Deadline { delay, remaining } => write!(
+                f,
+                "a retry in {:?} would start after the deadline in {:?}",
+                millis(*delay),
+                millis(*remaining)
+            ),
             StopReason::BodyNotReplayable { limit } => {
                 write!(f, "the request body is larger than the {} replay buffer", KiB(*limit))
             }
@@ -61,6 +65,11 @@ impl fmt::Display for StopReason {
             StopReason::ScheduleExhausted => f.write_str("the backoff schedule ran out"),
         }
     }
+}
+
+/// Durations in messages, to the millisecond: "1.231s", not "1.231353828s".
+fn millis(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 struct KiB(usize);

@@ -13,7 +13,8 @@ use volley_testserver::TestServer;
 
 #[tokio::test(start_paused = true)]
 async fn a_backon_builder_sets_the_delays_and_can_end_the_retries() {
-    let builder = ExponentialBuilder::default().with_min_delay(Duration::from_millis(100)).with_max_times(2);
+    let builder =
+        ExponentialBuilder::default().with_min_delay(Duration::from_millis(100)).with_max_times(2);
     let backoff = Backoff::from_backon(builder);
     // backon computes with f32 factors: compare at millisecond resolution.
     let ms = |retry| backoff.delay(retry, Duration::ZERO).map(|d| d.as_millis());

@@ -55,7 +55,7 @@ pub use multipart::Multipart;
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
 
-pub use volley_retry::{Backoff, RetryBudget, RetryPolicy};
+pub use volley_retry::{Backoff, RetryBudget, RetryPolicy, StopReason};
 
 // The README's and the guides' code blocks compile and run as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -58,6 +58,12 @@ impl Response {
         self.inner.extensions().get::<RetryInfo>().map_or(1, |info| info.attempts)
     }
 
+    /// Why the retry layer stopped although this response's status was retryable (all
+    /// retries used, a `Retry-After` above the cap, the deadline, the budget…), if it did.
+    pub fn retry_stopped(&self) -> Option<volley_retry::StopReason> {
+        self.inner.extensions().get::<RetryInfo>().and_then(|info| info.stopped)
+    }
+
     /// The response itself, unless the classifier judges its status a failure (4xx, 5xx):
     /// then an error of kind [`Kind::Status`] carrying the status, headers and any
     /// `Retry-After` hint. The body of a failing response is dropped.

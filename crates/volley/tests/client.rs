@@ -200,6 +200,7 @@ async fn a_long_retry_after_comes_back_as_an_error_the_caller_can_read() {
     let client = Client::new().unwrap();
     let res = client.get(server.url("/retry-after/3600")).send().await.unwrap();
     assert_eq!(res.attempts(), 1);
+    assert!(matches!(res.retry_stopped(), Some(volley::StopReason::HintAboveCap { .. })));
     let err = res.error_for_status().unwrap_err();
     assert!(err.is_throttled());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
