@@ -100,6 +100,8 @@ fn next<F, S, B, C>(
             let deadline = parked.as_ref().and_then(|p| Deadline::from_request(&p.request));
             match shared.plan_wait(key, wait, deadline) {
                 Ok((sleep, waiter)) => {
+                    // Only on the slow path: a request the limiter holds back to pace its key.
+                    tracing::debug!(key = ?key, wait_ms = sleep.as_millis() as u64, "rate limit wait");
                     State::Waiting { sleep: Box::pin(tokio::time::sleep(sleep)), waiter }
                 }
                 Err(refused) => State::Refused { error: Some(refused.into()) },
