@@ -33,8 +33,7 @@ impl Servers {
     }
 }
 
-/// One row per thing a layer did that can be counted. Requests delayed by the rate
-/// limiter's own pacing are missing: the layer does not report its waits.
+/// One row per thing a layer did that can be counted.
 pub(crate) fn render(stats: &Stats, counts: &Counts, servers: &Servers) -> String {
     let sent = stats.requests - stats.count(Outcome::BadInput);
     let refused = |r: Refusal| counts.refused[r as usize];
@@ -46,6 +45,11 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, servers: &Servers) -> Strin
             counts.pauses,
         ),
         ("", "  of them on a quota header, without a 429".into(), counts.pauses_quota),
+        (
+            "",
+            format!("attempts held back to pace a host ({} in all)", ms(counts.paced_wait_ms)),
+            counts.paced,
+        ),
         ("", "  server: 429s from the quota".into(), servers.quota_429s),
         ("", "requests refused: the wait would pass their deadline".into(), stats.rate_limited),
         ("retry", "retries".into(), stats.attempts.saturating_sub(sent)),
@@ -91,9 +95,6 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, servers: &Servers) -> Strin
     for (layer, what, n) in rows {
         let _ = writeln!(out, "  {layer:<16} {what:<width$} {n:>6}");
     }
-    out.push_str(
-        "  not counted: requests the rate limiter held back to pace a host (it reports no event)\n",
-    );
     out
 }
 
@@ -108,6 +109,8 @@ mod tests {
         let mut counts = Counts {
             pauses: 4,
             pauses_quota: 3,
+            paced: 6,
+            paced_wait_ms: 1_500,
             hint_waits: 2,
             hint_wait_ms: 2_100,
             ..Counts::default()
@@ -125,6 +128,7 @@ mod tests {
         };
         assert_eq!(row("host paused"), 4);
         assert_eq!(row("on a quota header"), 3);
+        assert_eq!(row("held back to pace a host (1.50 s in all)"), 6);
         assert_eq!(row("429s from the quota"), 5);
         assert_eq!(row("retries"), 2);
         assert_eq!(row("Retry-After (2.10 s in all)"), 2);

@@ -76,6 +76,13 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
             human(Duration::from_millis(counts.backoff_wait_ms))
         ),
     ];
+    if counts.paced > 0 {
+        waits.push(format!(
+            "rate limiter {} ({})",
+            counts.paced,
+            human(Duration::from_millis(counts.paced_wait_ms))
+        ));
+    }
     if counts.pauses > 0 {
         waits.push(format!(
             "rate limiter paused a host {} times at the server's request (longest {})",

@@ -36,6 +36,8 @@ pub(crate) struct LayerCounts {
     pauses: AtomicU64,
     pauses_quota: AtomicU64,
     longest_pause_us: AtomicU64,
+    paced: AtomicU64,
+    paced_wait_ms: AtomicU64,
 }
 
 impl LayerCounts {
@@ -53,6 +55,8 @@ impl LayerCounts {
             pauses: self.pauses.load(Relaxed),
             pauses_quota: self.pauses_quota.load(Relaxed),
             longest_pause_ms: self.longest_pause_us.load(Relaxed) as f64 / 1000.0,
+            paced: self.paced.load(Relaxed),
+            paced_wait_ms: self.paced_wait_ms.load(Relaxed),
         }
     }
 }
@@ -167,6 +171,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountingLayer {
                 self.0.pauses_quota.fetch_add(1, Relaxed);
             }
             self.0.longest_pause_us.fetch_max(pause, Relaxed);
+        } else if let Some(wait) = fields.wait_ms {
+            // volley-ratelimit's "rate limit wait": an attempt held back to pace its host.
+            self.0.paced.fetch_add(1, Relaxed);
+            self.0.paced_wait_ms.fetch_add(wait, Relaxed);
         }
     }
 }
@@ -182,6 +190,7 @@ struct Fields {
     cooldown_us: Option<u64>,
     throttled: Option<bool>,
     quota_exhausted: Option<bool>,
+    wait_ms: Option<u64>,
 }
 
 impl Visit for Fields {
@@ -189,6 +198,7 @@ impl Visit for Fields {
         match field.name() {
             "http.request.resend_count" => self.resend_count = Some(value),
             "delay_ms" => self.delay_ms = Some(value),
+            "wait_ms" => self.wait_ms = Some(value),
             _ => {}
         }
     }
