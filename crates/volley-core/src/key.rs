@@ -1,3 +1,4 @@
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -32,12 +33,24 @@ impl Key {
     /// The origin of an absolute URI: `scheme://host[:port]`, normalised. A URI without an
     /// authority (a relative request such as `/get`) gives the empty key.
     pub fn from_uri(uri: &Uri) -> Self {
-        match uri.authority() {
-            Some(authority) => {
-                Self::origin(uri.scheme_str(), authority.host(), authority.port_u16())
+        let Some(authority) = uri.authority() else { return Self::new("") };
+        let scheme = uri.scheme_str().unwrap_or("");
+        LAST_ORIGIN.with(|last| {
+            let mut last = last.borrow_mut();
+            let hit = last.as_ref().filter(|l| {
+                l.scheme.as_ref() == scheme && l.authority.as_ref() == authority.as_str()
+            });
+            if let Some(hit) = hit {
+                return hit.key.clone();
             }
-            None => Self::new(""),
-        }
+            let key = Self::origin(uri.scheme_str(), authority.host(), authority.port_u16());
+            *last = Some(LastOrigin {
+                scheme: scheme.into(),
+                authority: authority.as_str().into(),
+                key: key.clone(),
+            });
+            key
+        })
     }
 
     /// The key text.
@@ -68,6 +81,20 @@ impl Key {
         }
         Self(buf.into_arc())
     }
+}
+
+/// The origin most recently keyed on a thread, as written in the URI.
+struct LastOrigin {
+    scheme: Box<str>,
+    authority: Box<str>,
+    key: Key,
+}
+
+thread_local! {
+    // Every request through a keyed layer builds its key, and a client mostly talks to a few
+    // hosts: remembering the last one turns a parse and an allocation into a comparison and
+    // a reference count.
+    static LAST_ORIGIN: RefCell<Option<LastOrigin>> = const { RefCell::new(None) };
 }
 
 /// A stack buffer for the origin text, spilling to the heap for (rare) long hosts.
@@ -308,6 +335,21 @@ mod tests {
             ("/relative/only", ""),
         ];
         for (uri, want) in cases {
+            assert_eq!(key_of(uri), want, "uri {uri}");
+        }
+    }
+
+    #[test]
+    fn the_last_origin_cache_never_mixes_hosts() {
+        // Same authority text, other scheme; same host, other port; then back again.
+        for (uri, want) in [
+            ("http://a.example:8080/x", "http://a.example:8080"),
+            ("https://a.example:8080/x", "https://a.example:8080"),
+            ("https://a.example:8081/y", "https://a.example:8081"),
+            ("https://A.example:8081/z", "https://a.example:8081"),
+            ("http://a.example:8080/x", "http://a.example:8080"),
+            ("http://a.example:8080/again", "http://a.example:8080"),
+        ] {
             assert_eq!(key_of(uri), want, "uri {uri}");
         }
     }
