@@ -45,11 +45,7 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, servers: &Servers) -> Strin
             counts.pauses,
         ),
         ("", "  of them on a quota header, without a 429".into(), counts.pauses_quota),
-        (
-            "",
-            format!("attempts held back to pace a host ({} in all)", ms(counts.paced_wait_ms)),
-            counts.paced,
-        ),
+        ("", "attempts held back to pace a host".into(), counts.paced),
         ("", "  server: 429s from the quota".into(), servers.quota_429s),
         ("", "requests refused: the wait would pass their deadline".into(), stats.rate_limited),
         ("retry", "retries".into(), stats.attempts.saturating_sub(sent)),
@@ -110,7 +106,6 @@ mod tests {
             pauses: 4,
             pauses_quota: 3,
             paced: 6,
-            paced_wait_ms: 1_500,
             hint_waits: 2,
             hint_wait_ms: 2_100,
             ..Counts::default()
@@ -128,7 +123,7 @@ mod tests {
         };
         assert_eq!(row("host paused"), 4);
         assert_eq!(row("on a quota header"), 3);
-        assert_eq!(row("held back to pace a host (1.50 s in all)"), 6);
+        assert_eq!(row("held back to pace a host"), 6);
         assert_eq!(row("429s from the quota"), 5);
         assert_eq!(row("retries"), 2);
         assert_eq!(row("Retry-After (2.10 s in all)"), 2);

@@ -133,9 +133,8 @@ pub(crate) struct Counts {
     /// … of which because a quota header said nothing was left (not a 429).
     pub(crate) pauses_quota: u64,
     pub(crate) longest_pause_ms: f64,
-    /// Attempts the rate limiter held back to pace a host, and the time they waited.
+    /// Attempts the rate limiter held back to pace a host.
     pub(crate) paced: u64,
-    pub(crate) paced_wait_ms: u64,
 }
 
 /// Per-request results, accumulated as requests finish.

@@ -77,11 +77,7 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
         ),
     ];
     if counts.paced > 0 {
-        waits.push(format!(
-            "rate limiter {} ({})",
-            counts.paced,
-            human(Duration::from_millis(counts.paced_wait_ms))
-        ));
+        waits.push(format!("rate limiter held back {} attempts", counts.paced));
     }
     if counts.pauses > 0 {
         waits.push(format!(

@@ -37,7 +37,6 @@ pub(crate) struct LayerCounts {
     pauses_quota: AtomicU64,
     longest_pause_us: AtomicU64,
     paced: AtomicU64,
-    paced_wait_ms: AtomicU64,
 }
 
 impl LayerCounts {
@@ -56,7 +55,6 @@ impl LayerCounts {
             pauses_quota: self.pauses_quota.load(Relaxed),
             longest_pause_ms: self.longest_pause_us.load(Relaxed) as f64 / 1000.0,
             paced: self.paced.load(Relaxed),
-            paced_wait_ms: self.paced_wait_ms.load(Relaxed),
         }
     }
 }
@@ -171,10 +169,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountingLayer {
                 self.0.pauses_quota.fetch_add(1, Relaxed);
             }
             self.0.longest_pause_us.fetch_max(pause, Relaxed);
-        } else if let Some(wait) = fields.wait_ms {
-            // volley-ratelimit's "rate limit wait": an attempt held back to pace its host.
+        } else if fields.wait_ms.is_some() {
+            // volley-ratelimit's "rate limit wait", once per attempt held back to pace its host.
             self.0.paced.fetch_add(1, Relaxed);
-            self.0.paced_wait_ms.fetch_add(wait, Relaxed);
         }
     }
 }

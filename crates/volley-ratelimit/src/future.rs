@@ -76,7 +76,15 @@ where
         acquire: Acquire,
     ) -> Self {
         let parked = Some(Box::new(Parked { inner, request }));
+        let first_wait = match &acquire {
+            Acquire::Wait(wait) => Some(*wait),
+            _ => None,
+        };
         let state = next(acquire, &shared, &key, &parked);
+        if let (Some(wait), State::Waiting { .. }) = (first_wait, &state) {
+            // Once per request the limiter holds back (not per re-check), off the fast path.
+            tracing::debug!(key = ?key, wait_ms = wait.as_millis() as u64, "rate limit wait");
+        }
         Self { state, parked, key, shared }
     }
 
@@ -100,8 +108,6 @@ fn next<F, S, B, C>(
             let deadline = parked.as_ref().and_then(|p| Deadline::from_request(&p.request));
             match shared.plan_wait(key, wait, deadline) {
                 Ok((sleep, waiter)) => {
-                    // Only on the slow path: a request the limiter holds back to pace its key.
-                    tracing::debug!(key = ?key, wait_ms = sleep.as_millis() as u64, "rate limit wait");
                     State::Waiting { sleep: Box::pin(tokio::time::sleep(sleep)), waiter }
                 }
                 Err(refused) => State::Refused { error: Some(refused.into()) },
