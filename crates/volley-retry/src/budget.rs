@@ -2,7 +2,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 use volley_core::Key;
 
@@ -70,39 +69,55 @@ impl Default for RetryBudget {
 /// The per-key budgets, shared by every clone of one retry layer.
 pub(crate) struct Budgets {
     config: RetryBudget,
-    map: Mutex<HashMap<Key, Slot>>,
+    map: Mutex<Slots>,
+}
+
+struct Slots {
+    by_key: HashMap<Key, Slot>,
+    /// Requests seen so far: idleness is counted in requests, which costs no clock read.
+    tick: u64,
+    /// The size at which the next sweep runs; it doubles when a sweep frees little, so a
+    /// crawler meeting new hosts does not sweep on every request.
+    sweep_at: usize,
 }
 
 struct Slot {
     budget: Arc<TpsBudget>,
-    last_used: Instant,
+    last_tick: u64,
 }
 
-/// Idle keys are dropped once the map holds this many, so a crawler touching a million
-/// hosts does not keep a million budgets.
-const PRUNE_AT: usize = 1024;
+/// Sweeps start once this many keys are tracked.
+const SWEEP_AT: usize = 1024;
+/// A key with no request among the last this many is idle, and its budget is dropped (a
+/// fresh one starts at the floor).
+const IDLE_TICKS: u64 = 4 * SWEEP_AT as u64;
 
 impl Budgets {
     pub(crate) fn new(config: RetryBudget) -> Self {
-        Self { config, map: Mutex::new(HashMap::new()) }
+        Self {
+            config,
+            map: Mutex::new(Slots { by_key: HashMap::new(), tick: 0, sweep_at: SWEEP_AT }),
+        }
     }
 
     /// The budget of `key`, created on first use; the caller deposits or withdraws.
     pub(crate) fn get(&self, key: Key) -> Arc<TpsBudget> {
-        let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= PRUNE_AT && !map.contains_key(&key) {
-            // A budget idle for a whole window holds nothing but its floor: forget it.
-            let ttl = self.config.ttl;
-            map.retain(|_, slot| now.saturating_duration_since(slot.last_used) < ttl);
+        let mut slots = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = &mut *slots;
+        slots.tick += 1;
+        let tick = slots.tick;
+        if let Some(slot) = slots.by_key.get_mut(&key) {
+            slot.last_tick = tick;
+            return slot.budget.clone();
+        }
+        if slots.by_key.len() >= slots.sweep_at {
+            slots.by_key.retain(|_, slot| tick - slot.last_tick < IDLE_TICKS);
+            slots.sweep_at = (slots.by_key.len() * 2).max(SWEEP_AT);
         }
         let config = self.config;
-        let slot = map.entry(key).or_insert_with(|| Slot {
-            budget: Arc::new(TpsBudget::new(config.ttl, config.min_per_sec, config.retry_ratio)),
-            last_used: now,
-        });
-        slot.last_used = now;
-        slot.budget.clone()
+        let budget = Arc::new(TpsBudget::new(config.ttl, config.min_per_sec, config.retry_ratio));
+        slots.by_key.insert(key, Slot { budget: budget.clone(), last_tick: tick });
+        budget
     }
 
     pub(crate) fn deposit(&self, key: Key) -> Arc<TpsBudget> {
@@ -112,7 +127,7 @@ impl Budgets {
     }
 
     pub(crate) fn tracked_keys(&self) -> usize {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).by_key.len()
     }
 }
 

@@ -62,3 +62,24 @@ fn invalid_budgets_are_refused() {
     assert!(RetryBudget::new(Duration::from_secs(10), u32::MAX, 0.2).is_err());
     assert!(RetryBudget::new(Duration::from_secs(60), 0, 0.0).is_ok());
 }
+
+#[tokio::test]
+async fn budgets_of_idle_hosts_are_dropped() {
+    use http::{Request, Response};
+    use volley_retry::{ReplayBody, RetryLayer};
+
+    let layer = RetryLayer::new(RetryPolicy::new());
+    let svc = tower::ServiceBuilder::new().layer(layer.clone()).service(tower::service_fn(
+        |_req: Request<ReplayBody<String>>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(()))
+        },
+    ));
+    for i in 0..20_000 {
+        let req = Request::get(format!("http://host-{i}.example/")).body(String::new()).unwrap();
+        svc.clone().oneshot(req).await.unwrap();
+    }
+    // A crawler's 20,000 hosts: only the recently used ones keep a budget (at most twice the
+    // 4,096-request idle horizon between sweeps).
+    let tracked = layer.tracked_budgets();
+    assert!((4_096..=8_192).contains(&tracked), "{tracked} budgets tracked");
+}
