@@ -53,5 +53,5 @@ mod timed_out;
 pub use body::{BodyEnd, BodyGuard, GuardedBody};
 pub use deadline::Deadline;
 pub use error::{BoxError, find_cause};
-pub use key::{ByAuthority, Key, KeyFn, RequestHead, SingleKey};
+pub use key::{ByAuthority, Key, KeyFn, KeyHashBuilder, KeyHasher, RequestHead, SingleKey};
 pub use timed_out::{TimedOut, TimeoutKind, TimeoutPhase};

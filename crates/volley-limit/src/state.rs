@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use volley_core::Key;
+use volley_core::{Key, KeyHashBuilder};
 
 /// The layer's configuration, fixed once the shared state is built.
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +49,7 @@ impl Shared {
 /// one has no holder and no waiter left.
 pub(crate) struct KeyMap {
     pub(crate) max: usize,
-    map: Mutex<HashMap<Key, Arc<KeySlot>>>,
+    map: Mutex<HashMap<Key, Arc<KeySlot>, KeyHashBuilder>>,
 }
 
 pub(crate) struct KeySlot {
@@ -68,10 +68,10 @@ pub(crate) struct KeyHold {
 
 impl KeyMap {
     fn new(max: usize) -> Self {
-        Self { max, map: Mutex::new(HashMap::new()) }
+        Self { max, map: Mutex::new(HashMap::default()) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<KeySlot>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<KeySlot>, KeyHashBuilder>> {
         // Nothing panics while the lock is held, and a count is valid whatever happened.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }

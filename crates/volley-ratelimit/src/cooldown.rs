@@ -1,18 +1,18 @@
 //! Server-requested cooldowns per key, consulted only while at least one exists.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use volley_core::Key;
+use volley_core::{Key, KeyHashBuilder};
 
 /// Enough shards that keys cooling down on many hosts rarely share a lock.
 const SHARDS: usize = 16;
 
-type Shard = Mutex<HashMap<Key, Instant>>;
+type Shard = Mutex<HashMap<Key, Instant, KeyHashBuilder>>;
 
 /// `key → cooling down until`, sharded by key hash.
 ///
@@ -23,15 +23,13 @@ pub(crate) struct Cooldowns {
     /// Entries in all shards, expired or not (they are dropped lazily).
     active: AtomicUsize,
     shards: Box<[Shard]>,
-    hasher: RandomState,
 }
 
 impl Cooldowns {
     pub(crate) fn new() -> Self {
         Self {
             active: AtomicUsize::new(0),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
         }
     }
 
@@ -91,16 +89,16 @@ impl Cooldowns {
         }
     }
 
-    fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, Instant>> {
+    fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, Instant, KeyHashBuilder>> {
         // The remainder is below SHARDS, so the cast cannot truncate.
-        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        let index = (KeyHashBuilder.hash_one(key) % SHARDS as u64) as usize;
         lock(&self.shards[index])
     }
 }
 
 /// Every critical section is a single map update, so a panic elsewhere cannot leave a shard
 /// inconsistent: ignore poisoning.
-fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<Key, Instant>> {
+fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<Key, Instant, KeyHashBuilder>> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

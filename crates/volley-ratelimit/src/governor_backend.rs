@@ -12,7 +12,7 @@ use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{NotUntil, Quota, RateLimiter};
 use tokio::time::Instant;
-use volley_core::Key;
+use volley_core::{Key, KeyHashBuilder};
 
 use crate::clock::{TokioClock, TokioInstant};
 use crate::cooldown::Cooldowns;
@@ -24,7 +24,13 @@ const PRUNE_CHECK_EVERY: u64 = 1024;
 const PRUNE_INTERVAL: Duration = Duration::from_secs(10);
 
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
-type Keyed = RateLimiter<Key, DashMapStateStore<Key>, TokioClock, NoOpMiddleware<TokioInstant>>;
+// Keys carry their hash: the map passes it through instead of hashing the text again.
+type Keyed = RateLimiter<
+    Key,
+    DashMapStateStore<Key, KeyHashBuilder>,
+    TokioClock,
+    NoOpMiddleware<TokioInstant>,
+>;
 
 enum Limiter {
     Global(Direct),
@@ -58,7 +64,8 @@ impl GovernorBackend {
     /// A bucket per key: `n` tokens per `per` sustained, `burst` at once.
     pub fn keyed(n: u32, per: Duration, burst: u32) -> Self {
         let quota = quota(n, per, burst);
-        Self::with(quota, Limiter::PerKey(RateLimiter::dashmap_with_clock(quota, TokioClock)))
+        let limiter = RateLimiter::dashmap_with_clock_and_hasher(quota, TokioClock, KeyHashBuilder);
+        Self::with(quota, Limiter::PerKey(limiter))
     }
 
     /// One bucket for every key: `n` tokens per `per` sustained, `burst` at once. Cooldowns

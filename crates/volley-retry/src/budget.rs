@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tower::retry::budget::{Budget, TpsBudget};
-use volley_core::Key;
+use volley_core::{Key, KeyHashBuilder};
 
 use crate::ConfigError;
 
@@ -73,7 +73,7 @@ pub(crate) struct Budgets {
 }
 
 struct Slots {
-    by_key: HashMap<Key, Slot>,
+    by_key: HashMap<Key, Slot, KeyHashBuilder>,
     /// Requests seen so far: idleness is counted in requests, which costs no clock read.
     tick: u64,
     /// The size at which the next sweep runs; it doubles when a sweep frees little, so a
@@ -96,7 +96,7 @@ impl Budgets {
     pub(crate) fn new(config: RetryBudget) -> Self {
         Self {
             config,
-            map: Mutex::new(Slots { by_key: HashMap::new(), tick: 0, sweep_at: SWEEP_AT }),
+            map: Mutex::new(Slots { by_key: HashMap::default(), tick: 0, sweep_at: SWEEP_AT }),
         }
     }
 
