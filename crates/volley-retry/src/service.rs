@@ -107,7 +107,13 @@ where
             delay_cause = Empty,
         );
         let attempt_req = Request::from_parts(parts.clone(), body.replay());
-        let result = send(&mut inner, attempt_req).instrument(span.clone()).await;
+        // Without a subscriber the span is disabled: skip the wrapper, which would only move
+        // the attempt's future once more.
+        let result = if span.is_disabled() {
+            send(&mut inner, attempt_req).await
+        } else {
+            send(&mut inner, attempt_req).instrument(span.clone()).await
+        };
         let outcome =
             policy.classifier.classify(&parts.method, result.as_ref().map_err(|e| &**e as _));
         span.record("outcome", outcome.as_str());
