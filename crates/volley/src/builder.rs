@@ -1,13 +1,9 @@
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use tower::Layer;
 use tower_service::Service;
@@ -18,6 +14,7 @@ use volley_retry::RetryPolicy;
 
 use crate::error::Kind;
 use crate::stack::{self, Layers, Outer};
+use crate::tls::{self, Roots};
 use crate::{Body, Client, Error};
 
 /// Configures a [`Client`]. Every layer of the standard stack can be tuned or switched off.
@@ -238,7 +235,12 @@ impl ClientBuilder {
         {
             return config("a rate limit needs a rate, a period and a burst of at least 1");
         }
-        let connector = self.connector()?;
+        let roots = Roots {
+            webpki: self.webpki_roots,
+            native: self.native_roots,
+            extra: &self.extra_roots,
+        };
+        let connector = tls::connector(self.connect_timeout, &roots)?;
         let mut hyper = HyperClient::builder(TokioExecutor::new());
         hyper
             .pool_timer(TokioTimer::new())
@@ -265,47 +267,6 @@ impl ClientBuilder {
             self.total_timeout,
             self.default_headers,
         ))
-    }
-
-    fn connector(&self) -> Result<hyper_rustls::HttpsConnector<HttpConnector>, Error> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(self.connect_timeout);
-
-        let mut roots = RootCertStore::empty();
-        if self.webpki_roots {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        if self.native_roots {
-            let native = rustls_native_certs::load_native_certs();
-            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-            if added == 0 {
-                let reasons: Vec<String> = native.errors.iter().map(ToString::to_string).collect();
-                return Err(Error::with_kind(
-                    Kind::Config,
-                    format!("no usable native root certificates: {}", reasons.join("; ")),
-                ));
-            }
-        }
-        for root in &self.extra_roots {
-            roots.add(root.clone()).map_err(|err| {
-                Error::with_kind(Kind::Config, format!("invalid root certificate: {err}"))
-            })?;
-        }
-        // Name the provider: another crate enabling aws-lc-rs must not make rustls panic.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|err| Error::with_kind(Kind::Config, format!("TLS configuration: {err}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http))
     }
 }
 

@@ -46,6 +46,7 @@ mod multipart;
 mod request;
 mod response;
 mod stack;
+mod tls;
 
 pub use body::Body;
 pub use builder::ClientBuilder;
