@@ -62,7 +62,7 @@ pub(crate) struct Shared<C, K> {
 impl<C, K> RetryLayer<C, K> {
     /// A layer retrying by `policy`.
     pub fn new(policy: RetryPolicy<C, K>) -> Self {
-        let budgets = policy.budget.map(Budgets::new);
+        let budgets = policy.limits.budget.map(Budgets::new);
         Self { shared: Arc::new(Shared { policy, budgets }) }
     }
 

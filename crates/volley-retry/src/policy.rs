@@ -35,6 +35,14 @@ use crate::{Backoff, RetryBudget, StopReason};
 #[derive(Clone)]
 #[must_use]
 pub struct RetryPolicy<C = HttpClassifier, K = ByAuthority> {
+    pub(crate) limits: Limits,
+    pub(crate) classifier: C,
+    pub(crate) key_fn: K,
+}
+
+/// Everything in a policy that does not depend on its classifier or key function.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
     pub(crate) max_retries: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_retry_after: Duration,
@@ -43,14 +51,12 @@ pub struct RetryPolicy<C = HttpClassifier, K = ByAuthority> {
     pub(crate) methods: Vec<Method>,
     pub(crate) idempotency_header: Option<HeaderName>,
     pub(crate) replay_limit: usize,
-    pub(crate) classifier: C,
-    pub(crate) key_fn: K,
 }
 
 impl RetryPolicy {
     /// The default policy (see the type's documentation).
     pub fn new() -> Self {
-        Self {
+        let limits = Limits {
             max_retries: 3,
             backoff: Backoff::default(),
             max_retry_after: Duration::from_secs(60),
@@ -66,9 +72,8 @@ impl RetryPolicy {
             ],
             idempotency_header: Some(HeaderName::from_static("idempotency-key")),
             replay_limit: 64 * 1024,
-            classifier: HttpClassifier::new(),
-            key_fn: ByAuthority,
-        }
+        };
+        Self { limits, classifier: HttpClassifier::new(), key_fn: ByAuthority }
     }
 }
 
@@ -81,13 +86,13 @@ impl Default for RetryPolicy {
 impl<C, K> RetryPolicy<C, K> {
     /// Retries after the first attempt; 0 turns retrying off. Defaults to 3.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+        self.limits.max_retries = retries;
         self
     }
 
     /// The delay schedule. Defaults to [`Backoff::default`] (full jitter, 500 ms to 8 s).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.limits.backoff = backoff;
         self
     }
 
@@ -95,7 +100,7 @@ impl<C, K> RetryPolicy<C, K> {
     /// returns the response at once, so the caller sees the 429 and its hint instead of a
     /// request that sleeps for an hour. Defaults to 60 s.
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.max_retry_after = cap;
+        self.limits.max_retry_after = cap;
         self
     }
 
@@ -103,34 +108,34 @@ impl<C, K> RetryPolicy<C, K> {
     /// starts before the server asked). The jitter drawn is at most a tenth of the hint,
     /// and at most this. Defaults to 1 s; zero disables it.
     pub fn max_hint_jitter(mut self, max: Duration) -> Self {
-        self.max_hint_jitter = max;
+        self.limits.max_hint_jitter = max;
         self
     }
 
     /// The retry budget, per key. Defaults to [`RetryBudget::default`].
     pub fn budget(mut self, budget: RetryBudget) -> Self {
-        self.budget = Some(budget);
+        self.limits.budget = Some(budget);
         self
     }
 
     /// Turns the retry budget off: every retryable failure may be retried up to
     /// `max_retries` times, however many there are.
     pub fn no_budget(mut self) -> Self {
-        self.budget = None;
+        self.limits.budget = None;
         self
     }
 
     /// The methods retried whatever the outcome (when it is retryable). Defaults to the
     /// RFC 9110 idempotent methods: GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
     pub fn retry_methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
-        self.methods = methods.into_iter().collect();
+        self.limits.methods = methods.into_iter().collect();
         self
     }
 
     /// The header whose presence makes any method retryable, because the server
     /// deduplicates on it; `None` turns this off. Defaults to `Idempotency-Key`.
     pub fn idempotency_header(mut self, header: Option<HeaderName>) -> Self {
-        self.idempotency_header = header;
+        self.limits.idempotency_header = header;
         self
     }
 
@@ -138,48 +143,26 @@ impl<C, K> RetryPolicy<C, K> {
     /// is sent once, and a retry is refused with [`StopReason::BodyNotReplayable`].
     /// Defaults to 64 KiB.
     pub fn replay_limit(mut self, bytes: usize) -> Self {
-        self.replay_limit = bytes;
+        self.limits.replay_limit = bytes;
         self
     }
 
     /// The classifier that decides which outcomes are retryable. Defaults to
     /// [`HttpClassifier::new`].
     pub fn classifier<C2>(self, classifier: C2) -> RetryPolicy<C2, K> {
-        RetryPolicy {
-            max_retries: self.max_retries,
-            backoff: self.backoff,
-            max_retry_after: self.max_retry_after,
-            max_hint_jitter: self.max_hint_jitter,
-            budget: self.budget,
-            methods: self.methods,
-            idempotency_header: self.idempotency_header,
-            replay_limit: self.replay_limit,
-            classifier,
-            key_fn: self.key_fn,
-        }
+        RetryPolicy { limits: self.limits, classifier, key_fn: self.key_fn }
     }
 
     /// How requests are grouped into retry budgets. Defaults to
     /// [`ByAuthority`](volley_core::ByAuthority) (one budget per origin).
     pub fn key_fn<K2>(self, key_fn: K2) -> RetryPolicy<C, K2> {
-        RetryPolicy {
-            max_retries: self.max_retries,
-            backoff: self.backoff,
-            max_retry_after: self.max_retry_after,
-            max_hint_jitter: self.max_hint_jitter,
-            budget: self.budget,
-            methods: self.methods,
-            idempotency_header: self.idempotency_header,
-            replay_limit: self.replay_limit,
-            classifier: self.classifier,
-            key_fn,
-        }
+        RetryPolicy { limits: self.limits, classifier: self.classifier, key_fn }
     }
 
     /// Whether a request may be retried after an outcome other than `NotSent`.
     pub(crate) fn is_idempotent(&self, method: &Method, headers: &HeaderMap) -> bool {
-        self.methods.contains(method)
-            || self.idempotency_header.as_ref().is_some_and(|h| headers.contains_key(h))
+        self.limits.methods.contains(method)
+            || self.limits.idempotency_header.as_ref().is_some_and(|h| headers.contains_key(h))
     }
 
     /// Whether to try again after an attempt, and after how long.
@@ -191,19 +174,23 @@ impl<C, K> RetryPolicy<C, K> {
         if outcome != Outcome::NotSent && !attempt.idempotent {
             return Decision::Stop(StopReason::NotIdempotent);
         }
-        if attempt.retries >= self.max_retries {
-            return Decision::Stop(StopReason::MaxRetries(self.max_retries));
+        if attempt.retries >= self.limits.max_retries {
+            return Decision::Stop(StopReason::MaxRetries(self.limits.max_retries));
         }
         let hint = outcome.hint();
-        if let Some(hint) = hint.filter(|h| h.delay() > self.max_retry_after) {
-            return Decision::Stop(StopReason::HintAboveCap { hint, cap: self.max_retry_after });
+        if let Some(hint) = hint.filter(|h| h.delay() > self.limits.max_retry_after) {
+            return Decision::Stop(StopReason::HintAboveCap {
+                hint,
+                cap: self.limits.max_retry_after,
+            });
         }
-        let Some(backoff) = self.backoff.delay(attempt.retries, attempt.previous_delay) else {
+        let Some(backoff) = self.limits.backoff.delay(attempt.retries, attempt.previous_delay)
+        else {
             return Decision::Stop(StopReason::ScheduleExhausted);
         };
         let (delay, cause) = match hint {
             Some(hint) if hint.delay() >= backoff => {
-                let jitter = (hint.delay() / 10).min(self.max_hint_jitter);
+                let jitter = (hint.delay() / 10).min(self.limits.max_hint_jitter);
                 (hint.delay() + uniform(Duration::ZERO, jitter), DelayCause::Hint)
             }
             _ => (backoff, DelayCause::Backoff),
@@ -212,7 +199,9 @@ impl<C, K> RetryPolicy<C, K> {
             return Decision::Stop(StopReason::Deadline { delay, remaining: deadline.remaining() });
         }
         if !attempt.replayable {
-            return Decision::Stop(StopReason::BodyNotReplayable { limit: self.replay_limit });
+            return Decision::Stop(StopReason::BodyNotReplayable {
+                limit: self.limits.replay_limit,
+            });
         }
         // Last, because withdrawing spends the budget.
         if budget.is_some_and(|b| !b.withdraw()) {
@@ -225,14 +214,7 @@ impl<C, K> RetryPolicy<C, K> {
 impl<C: fmt::Debug, K> fmt::Debug for RetryPolicy<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicy")
-            .field("max_retries", &self.max_retries)
-            .field("backoff", &self.backoff)
-            .field("max_retry_after", &self.max_retry_after)
-            .field("max_hint_jitter", &self.max_hint_jitter)
-            .field("budget", &self.budget)
-            .field("methods", &self.methods)
-            .field("idempotency_header", &self.idempotency_header)
-            .field("replay_limit", &self.replay_limit)
+            .field("limits", &self.limits)
             .field("classifier", &self.classifier)
             .finish_non_exhaustive()
     }

@@ -83,13 +83,13 @@ where
 {
     let policy = &shared.policy;
     let (parts, body) = req.into_parts();
-    if policy.max_retries == 0 {
+    if policy.limits.max_retries == 0 {
         return send(&mut inner, Request::from_parts(parts, ReplayBody::new(body, 0))).await;
     }
     let idempotent = policy.is_idempotent(&parts.method, &parts.headers);
     // A request that may only be retried when it never left keeps no copy of its body:
     // such a body was never read, so it can be sent again as it is.
-    let body = ReplayBody::new(body, if idempotent { policy.replay_limit } else { 0 });
+    let body = ReplayBody::new(body, if idempotent { policy.limits.replay_limit } else { 0 });
     let deadline = parts.extensions.get::<Deadline>().copied();
     let budget = shared.budgets.as_ref().map(|budgets| {
         let key = policy.key_fn.key(RequestHead::from_parts(&parts));

@@ -107,6 +107,6 @@ where
     }
 
     fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
-        (self.shared.policy.max_retries > 0).then(|| req.clone())
+        (self.shared.policy.limits.max_retries > 0).then(|| req.clone())
     }
 }

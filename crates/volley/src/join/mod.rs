@@ -178,10 +178,7 @@ impl<S> Fanout<S> {
         let mut stream = self.unordered(requests, per_item);
         let mut slots: Vec<Option<Result<T, Error>>> = Vec::new();
         while let Some((index, result)) = stream.next().await {
-            if slots.len() <= index {
-                slots.resize_with(index + 1, || None);
-            }
-            slots[index] = Some(result);
+            put(&mut slots, index, result);
         }
         // Every index up to the last was started and finished, so no slot is empty.
         slots.into_iter().flatten().collect()
@@ -208,14 +205,18 @@ impl<S> Fanout<S> {
         let mut slots: Vec<Option<T>> = Vec::new();
         while let Some((index, result)) = stream.next().await {
             // Returning drops the stream, which aborts every task still running.
-            let value = result?;
-            if slots.len() <= index {
-                slots.resize_with(index + 1, || None);
-            }
-            slots[index] = Some(value);
+            put(&mut slots, index, result?);
         }
         Ok(slots.into_iter().flatten().collect())
     }
+}
+
+/// Files a result under its input's index; results arrive in any order.
+fn put<V>(slots: &mut Vec<Option<V>>, index: usize, value: V) {
+    if slots.len() <= index {
+        slots.resize_with(index + 1, || None);
+    }
+    slots[index] = Some(value);
 }
 
 impl<S> fmt::Debug for Fanout<S> {
