@@ -105,8 +105,14 @@ impl Client {
     /// Sends a request built elsewhere, with the client's default headers and total timeout
     /// applied where the request has none of its own.
     pub async fn execute(&self, req: Request<Body>) -> Result<Response, Error> {
+        self.clone().execute_owned(req).await
+    }
+
+    /// [`Client::execute`] on a client the caller owns (a request builder's), which spares
+    /// a clone of the stack.
+    pub(crate) async fn execute_owned(self, req: Request<Body>) -> Result<Response, Error> {
         let url = req.uri().clone();
-        let res = self.clone().oneshot(req).await?;
+        let res = self.oneshot(req).await?;
         Ok(Response::new(res, url))
     }
 

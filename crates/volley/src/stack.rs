@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Either};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -39,27 +39,75 @@ const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 
 /// Outer → inner: total timeout, user layers, retry, rate limit, concurrency, attempt
 /// timeout, the hyper-util client.
+///
+/// The stack is boxed twice, not once per stage: below the retry layer (whose type must not
+/// depend on which limits are configured) and at the top. Every box costs an allocation per
+/// call (the future), per response (the body) and per clone of the stack, and a client
+/// clones its stack a few times per request (the request builder, the fan-out, the retry
+/// loop), so per-stage boxes added up to dozens of allocations per request. Absent layers
+/// are [`optional`] instead.
 pub(crate) fn assemble(
     client: HyperClient<HttpsConnector<HttpConnector>, ReplayBody<Body>>,
     layers: Layers,
 ) -> Outer {
-    let mut inner: Inner = erase(client);
-    if let Some(timeout) = layers.attempt_timeout {
-        inner = erase(AttemptTimeoutLayer::new(timeout).layer(inner));
+    let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), client);
+    let inner = optional(layers.concurrency, inner);
+    let inner: Inner = erase(optional(layers.rate_limit, inner));
+    let retry = RetryLayer::new(layers.retry).layer(inner);
+    // The client puts each request's `Deadline` on it (its own total timeout, or the
+    // request's `.timeout(..)`); the total timeout layer enforces whichever is there, body
+    // included.
+    let total = TotalTimeoutLayer::new(NO_LIMIT);
+    if layers.user_layers.is_empty() {
+        return erase(total.layer(retry));
     }
-    if let Some(concurrency) = layers.concurrency {
-        inner = erase(concurrency.layer(inner));
-    }
-    if let Some(rate_limit) = layers.rate_limit {
-        inner = erase(rate_limit.layer(inner));
-    }
-    let mut outer: Outer = erase(RetryLayer::new(layers.retry).layer(inner));
+    let mut outer: Outer = erase(retry);
     for user_layer in layers.user_layers.iter().rev() {
         outer = user_layer(outer);
     }
-    // The client puts each request's `Deadline` on it (its own total timeout, or the
-    // request's `.timeout(..)`); this layer enforces whichever is there, body included.
-    erase(TotalTimeoutLayer::new(NO_LIMIT).layer(outer))
+    erase(total.layer(outer))
+}
+
+/// `inner` wrapped in `layer` when there is one, as a single service type either way (the
+/// response body says which), so that an absent layer costs a branch instead of a box.
+fn optional<L, S, ReqBody, LayerBody, InnerBody>(
+    layer: Option<L>,
+    inner: S,
+) -> impl Service<
+    Request<ReqBody>,
+    Response = Response<Either<LayerBody, InnerBody>>,
+    Error = BoxError,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static
+where
+    L: Layer<S>,
+    L::Service:
+        Service<Request<ReqBody>, Response = Response<LayerBody>> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request<ReqBody>>>::Error: Into<BoxError> + 'static,
+    <L::Service as Service<Request<ReqBody>>>::Future: Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<InnerBody>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError> + 'static,
+    S::Future: Send + 'static,
+    ReqBody: 'static,
+    LayerBody: 'static,
+    InnerBody: 'static,
+{
+    match layer {
+        Some(layer) => tower::util::Either::Left(
+            layer
+                .layer(inner)
+                .map_response(|res: Response<LayerBody>| res.map(Either::Left))
+                .map_err(Into::into),
+        ),
+        None => tower::util::Either::Right(
+            inner
+                .map_response(|res: Response<InnerBody>| res.map(Either::Right))
+                .map_err(Into::into),
+        ),
+    }
 }
 
 /// Boxes a stage whose response body is any `Bytes` body.
