@@ -17,9 +17,11 @@ use crate::{Body, ClientBuilder, Error, RequestBuilder, Response, ResponseBody};
 /// and per-host limits, a global concurrency limit, an attempt timeout, and a pooled
 /// hyper-util client over rustls.
 ///
-/// Cheap to clone: clones share the connection pool and every limit. `Send + Sync`, so an
-/// `Arc` is not needed to share it. It is also a `tower::Service<http::Request<Body>>`, so
-/// it can be wrapped further.
+/// Cheap to clone (one reference count): clones share the connection pool and every limit.
+/// `Send + Sync`, so an `Arc` is not needed to share it. It is also a
+/// `tower::Service<http::Request<Body>>`, so it can be wrapped further; as a service it is
+/// always ready, and a request waits for a limit inside its response future (which is where
+/// volley's limits wait anyway).
 ///
 /// # Example
 ///
@@ -33,13 +35,17 @@ use crate::{Body, ClientBuilder, Error, RequestBuilder, Response, ResponseBody};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    stack: Outer,
     shared: Arc<Shared>,
 }
 
-pub(crate) struct Shared {
-    pub(crate) total_timeout: Option<Duration>,
-    pub(crate) default_headers: HeaderMap,
+/// What every clone of a client shares. The stack lives here rather than in each clone
+/// because a clone of the stack is a deep one (a box per boxed stage, a reference count per
+/// layer, the connection pool's handles): request builders and fan-outs clone the client
+/// per request, and only the call itself needs a stack of its own.
+struct Shared {
+    stack: Outer,
+    total_timeout: Option<Duration>,
+    default_headers: HeaderMap,
 }
 
 impl Client {
@@ -64,7 +70,7 @@ impl Client {
                 HeaderValue::from_static(concat!("volley/", env!("CARGO_PKG_VERSION"))),
             );
         }
-        Self { stack, shared: Arc::new(Shared { total_timeout, default_headers }) }
+        Self { shared: Arc::new(Shared { stack, total_timeout, default_headers }) }
     }
 
     /// A request with `method` to `url`.
@@ -105,15 +111,20 @@ impl Client {
     /// Sends a request built elsewhere, with the client's default headers and total timeout
     /// applied where the request has none of its own.
     pub async fn execute(&self, req: Request<Body>) -> Result<Response, Error> {
-        self.clone().execute_owned(req).await
+        let url = req.uri().clone();
+        let res = self.dispatch(req).await?;
+        Ok(Response::new(res, url))
     }
 
-    /// [`Client::execute`] on a client the caller owns (a request builder's), which spares
-    /// a clone of the stack.
-    pub(crate) async fn execute_owned(self, req: Request<Body>) -> Result<Response, Error> {
-        let url = req.uri().clone();
-        let res = self.oneshot(req).await?;
-        Ok(Response::new(res, url))
+    /// Sends `req` through a clone of the stack made for this call, with the client's
+    /// defaults applied.
+    fn dispatch(
+        &self,
+        mut req: Request<Body>,
+    ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
+        self.prepare(&mut req);
+        let stack = self.shared.stack.clone();
+        async move { stack.oneshot(req).await.map_err(Error::new) }
     }
 
     fn prepare(&self, req: &mut Request<Body>) {
@@ -135,14 +146,13 @@ impl Service<Request<Body>> for Client {
     type Error = Error;
     type Future = BoxFuture<'static, Result<Self::Response, Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.stack.poll_ready(cx).map_err(Error::new)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // The stack's readiness is awaited in the response future, on the call's own clone.
+        Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        self.prepare(&mut req);
-        let future = self.stack.call(req);
-        Box::pin(async move { future.await.map_err(Error::new) })
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        Box::pin(self.dispatch(req))
     }
 }
 
@@ -165,8 +175,8 @@ impl Service<RequestBuilder> for Client {
     type Error = Error;
     type Future = BoxFuture<'static, Result<Response, Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.stack.poll_ready(cx).map_err(Error::new)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: RequestBuilder) -> Self::Future {

@@ -207,7 +207,7 @@ impl RequestBuilder {
     /// [`Response`] helpers.
     pub async fn send(self) -> Result<Response, Error> {
         let request = self.request?;
-        self.client.execute_owned(request).await
+        self.client.execute(request).await
     }
 }
 
