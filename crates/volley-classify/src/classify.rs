@@ -133,6 +133,7 @@ impl HttpClassifier {
         &self.hints
     }
 
+    #[inline]
     fn classify_status(&self, status: StatusCode, headers: &HeaderMap) -> Outcome {
         if self.throttled.contains(status) {
             return Outcome::Throttled { hint: self.hints.parse(headers) };
