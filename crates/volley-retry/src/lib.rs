@@ -47,6 +47,7 @@ mod backoff;
 mod budget;
 mod error;
 pub mod future;
+mod head;
 mod layer;
 mod policy;
 mod replay;

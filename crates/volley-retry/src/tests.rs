@@ -185,3 +185,47 @@ async fn trailers_are_replayed() {
         assert_eq!(collected.to_bytes(), "data");
     }
 }
+
+/// What one attempt carried in its extensions: the deadline, and a caller's own marker.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<volley_core::Deadline>, Option<u32>)>>>;
+
+/// Answers 503 to the first attempt and 200 after, recording each attempt's extensions.
+async fn extensions_of_two_attempts(
+    marker: Option<u32>,
+) -> Vec<(Option<volley_core::Deadline>, Option<u32>)> {
+    use tower::{Layer, ServiceExt};
+    let seen = Seen::default();
+    let record = seen.clone();
+    let server = tower::service_fn(move |req: http::Request<ReplayBody<Full<Bytes>>>| {
+        let mut seen = record.lock().unwrap();
+        seen.push((req.extensions().get().copied(), req.extensions().get::<u32>().copied()));
+        let status = if seen.len() == 1 { 503 } else { 200 };
+        async move { Ok::<_, Infallible>(http::Response::builder().status(status).body(()).unwrap()) }
+    });
+    let policy = RetryPolicy::new().backoff(Backoff::constant(Duration::from_millis(1)));
+    let svc = crate::RetryLayer::new(policy).layer(server);
+    let mut req = http::Request::get("http://api.example/").body(Full::new(Bytes::new())).unwrap();
+    let deadline = volley_core::Deadline::after(Duration::from_secs(30));
+    deadline.insert_into(&mut req);
+    if let Some(marker) = marker {
+        req.extensions_mut().insert(marker);
+    }
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|(d, _)| *d == Some(deadline)));
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_carries_the_callers_extensions() {
+    // The deadline alone is kept outside the copied head; with other entries the whole map
+    // is copied. Either way every attempt sees the same extensions.
+    assert_eq!(
+        extensions_of_two_attempts(None).await.iter().map(|(_, m)| *m).collect::<Vec<_>>(),
+        [None, None]
+    );
+    let with_marker = extensions_of_two_attempts(Some(7)).await;
+    assert_eq!(with_marker.iter().map(|(_, m)| *m).collect::<Vec<_>>(), [Some(7), Some(7)]);
+}
