@@ -20,14 +20,15 @@ pub(crate) struct Head {
 impl Head {
     pub(crate) fn keep(parts: &mut Parts) -> Self {
         let deadline = parts.extensions.get::<Deadline>().copied();
-        if deadline.is_none() || parts.extensions.len() > 1 {
-            return Self { parts: parts.clone(), lone_deadline: None };
+        let lone_deadline = deadline.filter(|_| parts.extensions.len() == 1);
+        if lone_deadline.is_none() {
+            return Self { parts: parts.clone(), lone_deadline };
         }
         // Clone the head without its extensions (an empty map allocates nothing).
         let extensions = std::mem::take(&mut parts.extensions);
         let copy = parts.clone();
         parts.extensions = extensions;
-        Self { parts: copy, lone_deadline: deadline }
+        Self { parts: copy, lone_deadline }
     }
 
     pub(crate) fn method(&self) -> &Method {

@@ -66,14 +66,18 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let shared = &self.shared;
+        let policy = &self.shared.policy;
+        let retries = policy.limits.max_retries != 0;
         let (mut parts, body) = req.into_parts();
-        let (body, plan) = if shared.policy.limits.max_retries == 0 {
-            (ReplayBody::new(body, 0), None)
-        } else {
-            let (body, plan) = Plan::new(shared.clone(), self.inner.clone(), &mut parts, body);
-            (body, Some(plan))
-        };
+        let idempotent = retries && policy.is_idempotent(&parts.method, &parts.headers);
+        // A request that may only be retried when it never left keeps no copy of its body:
+        // such a body was never read, so it can be sent again as it is.
+        let limit = if idempotent { policy.limits.replay_limit } else { 0 };
+        let body = ReplayBody::new(body, limit);
+        // Built where it stays, as far as the compiler allows: it holds a copy of the head.
+        let plan = retries.then(|| {
+            Plan::new(self.shared.clone(), self.inner.clone(), &mut parts, &body, idempotent)
+        });
         let req = Request::from_parts(parts, body);
         // The first attempt goes out at once when the inner service is ready now and no
         // tracing subscriber wants its span: the future then polls it in place and boxes
@@ -116,27 +120,22 @@ where
     K: KeyFn,
     B: Body,
 {
-    /// Deposits into the request's budget and keeps a copy of its head; returns the body
-    /// to send, which keeps what it sends for later attempts.
+    /// Deposits into the request's budget and keeps a copy of the request's head and body
+    /// (which keeps what it sends) for later attempts.
     fn new(
         shared: Arc<Shared<C, K>>,
         inner: S,
         parts: &mut Parts,
-        body: B,
-    ) -> (ReplayBody<B>, Self) {
-        let policy = &shared.policy;
-        let idempotent = policy.is_idempotent(&parts.method, &parts.headers);
-        // A request that may only be retried when it never left keeps no copy of its body:
-        // such a body was never read, so it can be sent again as it is.
-        let body = ReplayBody::new(body, if idempotent { policy.limits.replay_limit } else { 0 });
+        body: &ReplayBody<B>,
+        idempotent: bool,
+    ) -> Self {
         let deadline = parts.extensions.get::<Deadline>().copied();
         let budget = shared.budgets.as_ref().map(|budgets| {
-            let key = policy.key_fn.key(RequestHead::from_parts(parts));
-            budgets.deposit(key)
+            budgets.deposit(shared.policy.key_fn.key(RequestHead::from_parts(parts)))
         });
         let head = Head::keep(parts);
-        let replay = body.replay();
-        (replay, Self { shared, inner, head, body, idempotent, deadline, budget })
+        let body = body.replay();
+        Self { shared, inner, head, body, idempotent, deadline, budget }
     }
 
     /// Classifies an attempt's result and decides what comes next.
