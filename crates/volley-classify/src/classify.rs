@@ -173,6 +173,7 @@ impl fmt::Debug for HttpClassifier {
 }
 
 impl Classify for HttpClassifier {
+    #[inline]
     fn classify<B>(
         &self,
         method: &Method,

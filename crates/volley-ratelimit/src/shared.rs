@@ -85,6 +85,7 @@ impl<C> Shared<C> {
     }
 
     /// Reads what the server said about its load and cools the key down if it asked.
+    #[inline]
     pub(crate) fn feedback<B>(
         &self,
         key: &Option<Key>,
