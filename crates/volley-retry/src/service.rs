@@ -242,6 +242,7 @@ where
     inner.call(req).await.map_err(Into::into)
 }
 
+#[inline]
 pub(crate) fn finish<ResB>(
     result: Result<Response<ResB>, BoxError>,
     attempts: u32,
