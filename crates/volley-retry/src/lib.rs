@@ -53,6 +53,7 @@ mod policy;
 mod replay;
 mod service;
 mod tower_policy;
+mod window;
 
 pub use backoff::Backoff;
 pub use budget::RetryBudget;

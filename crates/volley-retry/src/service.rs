@@ -6,7 +6,6 @@ use std::time::Duration;
 use http::request::Parts;
 use http::{Request, Response};
 use http_body::Body;
-use tower::retry::budget::TpsBudget;
 use tower_service::Service;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
@@ -18,6 +17,7 @@ use crate::future::ResponseFuture;
 use crate::head::Head;
 use crate::layer::Shared;
 use crate::policy::{Attempt, Decision};
+use crate::window::KeyBudget;
 use crate::{ReplayBody, RetryInfo, StopReason};
 
 /// The service made by [`RetryLayer`](crate::RetryLayer).
@@ -111,7 +111,7 @@ pub(crate) struct Plan<S, C, K, B> {
     body: ReplayBody<B>,
     idempotent: bool,
     deadline: Option<Deadline>,
-    budget: Option<Arc<TpsBudget>>,
+    budget: Option<Arc<KeyBudget>>,
 }
 
 impl<S, C, K, B> Plan<S, C, K, B>

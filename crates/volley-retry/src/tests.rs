@@ -9,11 +9,11 @@ use http::{HeaderMap, Method};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full, StreamBody};
 use proptest::prelude::*;
-use tower::retry::budget::TpsBudget;
 use volley_classify::{Hint, HintSource, Outcome};
 
 use crate::policy::{Attempt, Decision};
-use crate::{Backoff, ReplayBody, RetryPolicy, StopReason};
+use crate::window::KeyBudget;
+use crate::{Backoff, ReplayBody, RetryBudget, RetryPolicy, StopReason};
 
 fn attempt(outcome: Outcome, retries: u32) -> Attempt {
     Attempt {
@@ -99,7 +99,7 @@ fn the_decision_rule_in_order() {
     );
 
     // An empty budget stops the retry; the floor of 1/s over 1 s allows exactly one.
-    let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
+    let budget = KeyBudget::new(RetryBudget::new(Duration::from_secs(1), 1, 0.0).unwrap());
     assert!(matches!(policy.decide(&attempt(retryable, 0), Some(&budget)), Decision::Retry { .. }));
     assert!(matches!(
         policy.decide(&attempt(retryable, 0), Some(&budget)),
