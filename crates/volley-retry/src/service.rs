@@ -95,7 +95,8 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         match plan {
-            Some(plan) => {
+            Some(mut plan) => {
+                plan.inner = inner;
                 ResponseFuture::looping(Box::pin(plan.run(0, Duration::ZERO, Some(req).zip(span))))
             }
             None => ResponseFuture::looping(Box::pin(async move { send(&mut inner, req).await })),
