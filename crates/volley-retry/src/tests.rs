@@ -229,3 +229,49 @@ async fn a_retry_carries_the_callers_extensions() {
     let with_marker = extensions_of_two_attempts(Some(7)).await;
     assert_eq!(with_marker.iter().map(|(_, m)| *m).collect::<Vec<_>>(), [Some(7), Some(7)]);
 }
+
+/// Not ready on its very first `poll_ready` (it wakes the task at once), then 503 on the
+/// first attempt and 200 after: the retry layer's call finds it not ready and boxes the
+/// whole attempt loop.
+#[derive(Clone, Default)]
+struct SlowToReady {
+    polls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl tower::Service<http::Request<ReplayBody<Full<Bytes>>>> for SlowToReady {
+    type Response = http::Response<()>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<http::Response<()>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.polls.fetch_add(1, SeqCst) == 0 {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: http::Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let status = if n == 0 { 503 } else { 200 };
+        std::future::ready(Ok(http::Response::builder().status(status).body(()).unwrap()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_attempt_that_waits_for_readiness_is_sent_and_retried() {
+    use tower::{Layer, ServiceExt};
+    let server = SlowToReady::default();
+    let policy = RetryPolicy::new().backoff(Backoff::constant(Duration::from_millis(1)));
+    let svc = crate::RetryLayer::new(policy).layer(server.clone());
+    let req = http::Request::get("http://api.example/").body(Full::new(Bytes::new())).unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.extensions().get::<crate::RetryInfo>().map(|info| info.attempts), Some(2));
+    assert_eq!(server.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
