@@ -14,8 +14,9 @@ use volley_classify::Classify;
 use volley_core::{BoxError, KeyFn};
 
 use crate::ReplayBody;
+use crate::plan::Plan;
 use crate::policy::Decision;
-use crate::service::{Plan, finish, log_stop};
+use crate::service::{finish, log_stop};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 

@@ -49,6 +49,7 @@ mod error;
 pub mod future;
 mod head;
 mod layer;
+mod plan;
 mod policy;
 mod replay;
 mod service;
