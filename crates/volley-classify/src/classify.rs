@@ -133,6 +133,7 @@ impl HttpClassifier {
         &self.hints
     }
 
+    #[inline]
     fn classify_status(&self, status: StatusCode, headers: &HeaderMap) -> Outcome {
         if self.throttled.contains(status) {
             return Outcome::Throttled { hint: self.hints.parse(headers) };
@@ -172,6 +173,7 @@ impl fmt::Debug for HttpClassifier {
 }
 
 impl Classify for HttpClassifier {
+    #[inline]
     fn classify<B>(
         &self,
         method: &Method,

@@ -8,16 +8,17 @@ use tokio::time::Instant;
 use volley_core::{Deadline, Key};
 
 use crate::error::{LimitScope, OverloadReason, Overloaded};
-use crate::state::{KeyHold, Shared};
+use crate::state::{KeySlot, Shared};
 
 /// What one request holds: a counted reference to its key's slot (with or without a
 /// permit) and possibly a global permit. Dropping it gives back exactly what it holds, so a
 /// request cancelled at any point leaks nothing.
 ///
-/// Kept small (the key's part is boxed) because it travels inside every response body.
+/// Kept small (three words) because it travels inside every response body.
 pub(crate) struct Permit {
     shared: Arc<Shared>,
-    key: Option<Box<KeyHold>>,
+    key: Option<Arc<KeySlot>>,
+    key_permit: bool,
     global: bool,
 }
 
@@ -26,12 +27,15 @@ impl Permit {
     /// Never waits; [`is_complete`](Self::is_complete) says whether anything is missing.
     #[inline]
     pub(crate) fn try_new(shared: Arc<Shared>, key: Option<Key>) -> Self {
-        let key = match (&shared.keys, key) {
-            (Some(keys), Some(key)) => Some(Box::new(keys.checkout(key))),
-            _ => None,
+        let (key, key_permit) = match (&shared.keys, key) {
+            (Some(keys), Some(key)) => {
+                let (slot, permit) = keys.checkout(key);
+                (Some(slot), permit)
+            }
+            _ => (None, false),
         };
-        let mut permit = Self { shared, key, global: false };
-        if permit.key.as_ref().is_none_or(|hold| hold.permit) {
+        let mut permit = Self { shared, key, key_permit, global: false };
+        if permit.key.is_none() || permit.key_permit {
             permit.global = permit.shared.global.as_ref().is_some_and(try_take);
         }
         permit
@@ -39,8 +43,7 @@ impl Permit {
 
     #[inline]
     pub(crate) fn is_complete(&self) -> bool {
-        self.key.as_ref().is_none_or(|hold| hold.permit)
-            && (self.global || self.shared.global.is_none())
+        (self.key.is_none() || self.key_permit) && (self.global || self.shared.global.is_none())
     }
 
     #[inline]
@@ -59,10 +62,10 @@ impl Permit {
 
     /// The limit this request waits for next: its size and its queue.
     fn next_queue(&self) -> Option<(LimitScope, usize, &AtomicUsize)> {
-        if let (Some(hold), Some(keys)) = (&self.key, &self.shared.keys)
-            && !hold.permit
+        if let (Some(slot), Some(keys)) = (&self.key, &self.shared.keys)
+            && !self.key_permit
         {
-            return Some((LimitScope::Key(hold.key.clone()), keys.max, &hold.slot.waiting));
+            return Some((LimitScope::Key(slot.key.clone()), keys.max, &slot.waiting));
         }
         match (&self.shared.global, self.shared.config.global_max) {
             (Some(_), Some(max)) if !self.global => {
@@ -81,16 +84,15 @@ impl Permit {
     ) -> Result<(), Overloaded> {
         let config = self.shared.config;
         let budget = Budget::new(started, config.acquire_timeout, deadline);
-        if let (Some(hold), Some(keys)) = (&mut self.key, &self.shared.keys)
-            && !hold.permit
+        if let (Some(slot), Some(keys)) = (&self.key, &self.shared.keys)
+            && !self.key_permit
         {
-            let slot = &hold.slot;
             wait(&slot.semaphore, &slot.waiting, &self.shared.waiting, config.max_queue, &budget)
                 .await
                 .map_err(|(waiting, reason)| {
-                    Overloaded::new(LimitScope::Key(hold.key.clone()), keys.max, waiting, reason)
+                    Overloaded::new(LimitScope::Key(slot.key.clone()), keys.max, waiting, reason)
                 })?;
-            hold.permit = true;
+            self.key_permit = true;
         }
         if let (Some(global), Some(max)) = (&self.shared.global, config.global_max)
             && !self.global
@@ -122,12 +124,12 @@ impl Drop for Permit {
 impl Permit {
     #[inline(never)]
     fn release_key(&mut self) {
-        if let Some(hold) = &self.key {
-            if hold.permit {
-                hold.slot.semaphore.add_permits(1);
+        if let Some(slot) = self.key.take() {
+            if self.key_permit {
+                slot.semaphore.add_permits(1);
             }
             if let Some(keys) = &self.shared.keys {
-                keys.release(hold);
+                keys.release(slot);
             }
         }
     }
@@ -136,7 +138,7 @@ impl Permit {
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("key", &self.key.as_ref().map(|hold| (&hold.key, hold.permit)))
+            .field("key", &self.key.as_ref().map(|slot| (&slot.key, self.key_permit)))
             .field("global", &self.global)
             .finish()
     }

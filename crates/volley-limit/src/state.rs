@@ -43,83 +43,109 @@ impl Shared {
 /// The per-key semaphores, each kept only while someone holds or waits for one of its
 /// permits.
 ///
-/// Every reference to a slot outside the map is a counted `KeyHold`, taken and given back
+/// Every reference to a slot outside the map is counted (`users`), taken and given back
 /// under the map lock; the entry goes when the count reaches zero. So an idle key costs
 /// nothing, and a key never has two live semaphores: a new one is made only when the old
 /// one has no holder and no waiter left.
 pub(crate) struct KeyMap {
     pub(crate) max: usize,
-    map: Mutex<HashMap<Key, Arc<KeySlot>, KeyHashBuilder>>,
+    map: Mutex<Slots>,
+}
+
+type SlotMap = HashMap<Key, Arc<KeySlot>, KeyHashBuilder>;
+
+struct Slots {
+    by_key: SlotMap,
+    /// The last slot to go idle, all permits back, reused for the next new key: requests to
+    /// one host one after another would otherwise allocate a slot each.
+    spare: Option<Arc<KeySlot>>,
 }
 
 pub(crate) struct KeySlot {
+    pub(crate) key: Key,
     pub(crate) semaphore: Semaphore,
     pub(crate) waiting: AtomicUsize,
-    /// Outstanding `KeyHold`s; only changed under the map lock.
+    /// Outstanding references handed out by `checkout`; only changed under the map lock.
     users: AtomicUsize,
-}
-
-/// A counted reference to a key's slot, with or without one of its permits.
-pub(crate) struct KeyHold {
-    pub(crate) key: Key,
-    pub(crate) slot: Arc<KeySlot>,
-    pub(crate) permit: bool,
 }
 
 impl KeyMap {
     fn new(max: usize) -> Self {
-        Self { max, map: Mutex::new(HashMap::default()) }
+        Self { max, map: Mutex::new(Slots { by_key: HashMap::default(), spare: None }) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<KeySlot>, KeyHashBuilder>> {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
         // Nothing panics while the lock is held, and a count is valid whatever happened.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A counted reference to `key`'s slot (made if absent), with a permit if one was free.
-    pub(crate) fn checkout(&self, key: Key) -> KeyHold {
+    /// A counted reference to `key`'s slot (made if absent), and whether one of its
+    /// permits was free (and is now taken).
+    pub(crate) fn checkout(&self, key: Key) -> (Arc<KeySlot>, bool) {
         let slot = {
-            let mut map = self.lock();
-            match map.get(&key) {
+            let mut slots = self.lock();
+            match slots.by_key.get(&key) {
                 Some(slot) => {
                     slot.users.fetch_add(1, Ordering::Relaxed);
                     Arc::clone(slot)
                 }
                 None => {
-                    let slot = Arc::new(KeySlot {
-                        semaphore: Semaphore::new(self.max),
-                        waiting: AtomicUsize::new(0),
-                        users: AtomicUsize::new(1),
-                    });
-                    map.insert(key.clone(), Arc::clone(&slot));
+                    let slot = self.fresh_slot(slots.spare.take(), key.clone());
+                    slots.by_key.insert(key, Arc::clone(&slot));
                     slot
                 }
             }
         };
         let permit = slot.semaphore.try_acquire().map(|p| p.forget()).is_ok();
-        KeyHold { key, slot, permit }
+        (slot, permit)
     }
 
-    /// Gives back a reference (its permit, if any, was already returned).
-    pub(crate) fn release(&self, hold: &KeyHold) {
-        let mut map = self.lock();
-        if hold.slot.users.fetch_sub(1, Ordering::Relaxed) == 1 {
-            let removed = map.remove(&hold.key);
-            debug_assert!(removed.is_some_and(|slot| Arc::ptr_eq(&slot, &hold.slot)));
+    /// A slot for `key` with one user: `spare` relabelled when nobody else can see it.
+    fn fresh_slot(&self, spare: Option<Arc<KeySlot>>, key: Key) -> Arc<KeySlot> {
+        if let Some(mut spare) = spare
+            && let Some(slot) = Arc::get_mut(&mut spare)
+        {
+            slot.key = key;
+            *slot.users.get_mut() = 1;
+            return spare;
+        }
+        Arc::new(KeySlot {
+            key,
+            semaphore: Semaphore::new(self.max),
+            waiting: AtomicUsize::new(0),
+            users: AtomicUsize::new(1),
+        })
+    }
+
+    /// Gives back a reference from `checkout` (its permit, if any, was already returned).
+    pub(crate) fn release(&self, slot: Arc<KeySlot>) {
+        let mut slots = self.lock();
+        if slot.users.fetch_sub(1, Ordering::Relaxed) != 1 {
+            return;
+        }
+        let removed = slots.by_key.remove(&slot.key);
+        debug_assert!(removed.as_ref().is_some_and(|removed| Arc::ptr_eq(removed, &slot)));
+        drop(removed);
+        // No user left means no permit held and nobody waiting; checked anyway, since a
+        // spare must be as good as new.
+        let idle = slot.semaphore.available_permits() == self.max
+            && slot.waiting.load(Ordering::Relaxed) == 0;
+        if idle && Arc::strong_count(&slot) == 1 {
+            slots.spare = Some(slot);
         }
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_key.len()
     }
 
     fn in_flight(&self) -> usize {
         let held = |slot: &KeySlot| self.max - slot.semaphore.available_permits();
-        self.lock().values().map(|slot| held(slot)).sum()
+        self.lock().by_key.values().map(|slot| held(slot)).sum()
     }
 
     fn slot(&self, key: &Key) -> Option<Arc<KeySlot>> {
-        self.lock().get(key).map(Arc::clone)
+        self.lock().by_key.get(key).map(Arc::clone)
     }
 }
 
@@ -199,5 +225,33 @@ impl fmt::Debug for LimitState {
             .field("waiting", &self.waiting())
             .field("tracked_keys", &self.tracked_keys())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_slot_is_reused_for_the_next_key_with_all_its_permits() {
+        let keys = KeyMap::new(2);
+        let (a, permit) = keys.checkout(Key::new("a"));
+        assert!(permit);
+        a.semaphore.add_permits(1);
+        let first = Arc::as_ptr(&a);
+        keys.release(a);
+        assert_eq!(keys.len(), 0);
+
+        let (b1, p1) = keys.checkout(Key::new("b"));
+        let (b2, p2) = keys.checkout(Key::new("b"));
+        let (b3, p3) = keys.checkout(Key::new("b"));
+        assert_eq!(Arc::as_ptr(&b1), first);
+        assert_eq!((b1.key.as_str(), p1, p2, p3), ("b", true, true, false));
+        assert_eq!((keys.len(), keys.in_flight()), (1, 2));
+        b1.semaphore.add_permits(2);
+        for slot in [b1, b2, b3] {
+            keys.release(slot);
+        }
+        assert_eq!((keys.len(), keys.in_flight()), (0, 0));
     }
 }

@@ -27,30 +27,38 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S::Future>,
-        // The request and its own clone of the inner service, while the request waits.
-        // Boxed so that a request sent at once carries neither.
-        parked: Option<Box<Parked<S, ReqBody>>>,
+        state: State<S::Future, Box<Parked<S, ReqBody>>>,
         key: Option<Key>,
         shared: Arc<Shared<C>>,
     }
 }
 
-struct Parked<S, B> {
-    inner: S,
-    request: Request<B>,
-}
-
 pin_project! {
+    // A request sent at once is `Calling` from the start and carries nothing else: the
+    // states before sending live in one box, so the common future stays small and cheap
+    // to move and drop.
     #[project = StateProj]
-    enum State<F> {
-        Waiting { sleep: Pin<Box<Sleep>>, waiter: Waiter },
-        Asking { answer: AcquireFuture },
-        Refused { error: Option<BoxError> },
-        Acquired,
+    enum State<F, P> {
         Calling { #[pin] future: F, method: Method },
+        Parked { parked: P },
+        Failed { error: Option<BoxError> },
         Done,
     }
+}
+
+/// A request that could not be sent at once: it waits with its own clone of the inner
+/// service.
+struct Parked<S, B> {
+    inner: S,
+    /// Taken when the request is sent.
+    request: Option<Request<B>>,
+    wait: Wait,
+}
+
+enum Wait {
+    Sleeping { sleep: Pin<Box<Sleep>>, _waiter: Waiter },
+    Asking { answer: AcquireFuture },
+    Acquired,
 }
 
 impl<S, ReqBody, C> ResponseFuture<S, ReqBody, C>
@@ -64,7 +72,7 @@ where
         key: Option<Key>,
         shared: Arc<Shared<C>>,
     ) -> Self {
-        Self { state: State::Calling { future, method }, parked: None, key, shared }
+        Self { state: State::Calling { future, method }, key, shared }
     }
 
     /// The request waits for its token (`acquire`) or for `inner` to be ready.
@@ -75,43 +83,43 @@ where
         shared: Arc<Shared<C>>,
         acquire: Acquire,
     ) -> Self {
-        let parked = Some(Box::new(Parked { inner, request }));
         let first_wait = match &acquire {
             Acquire::Wait(wait) => Some(*wait),
             _ => None,
         };
-        let state = next(acquire, &shared, &key, &parked);
-        if let (Some(wait), State::Waiting { .. }) = (first_wait, &state) {
-            // Once per request the limiter holds back (not per re-check), off the fast path.
-            tracing::debug!(key = ?key, wait_ms = wait.as_millis() as u64, "rate limit wait");
-        }
-        Self { state, parked, key, shared }
+        let deadline = Deadline::from_request(&request);
+        let state = match next(acquire, &shared, &key, deadline) {
+            Ok(wait) => {
+                if let (Some(wait), Wait::Sleeping { .. }) = (first_wait, &wait) {
+                    // Once per request the limiter holds back (not per re-check).
+                    tracing::debug!(key = ?key, wait_ms = wait.as_millis() as u64, "rate limit wait");
+                }
+                State::Parked { parked: Box::new(Parked { inner, request: Some(request), wait }) }
+            }
+            Err(error) => State::Failed { error: Some(error) },
+        };
+        Self { state, key, shared }
     }
 
     /// The inner service failed before the request could be sent.
     pub(crate) fn failed(error: BoxError, key: Option<Key>, shared: Arc<Shared<C>>) -> Self {
-        Self { state: State::Refused { error: Some(error) }, parked: None, key, shared }
+        Self { state: State::Failed { error: Some(error) }, key, shared }
     }
 }
 
-/// What to do after the backend answered `acquire`.
-fn next<F, S, B, C>(
+/// What to do after the backend answered `acquire`, or the error that ends the request.
+fn next<C>(
     acquire: Acquire,
     shared: &Shared<C>,
     key: &Option<Key>,
-    parked: &Option<Box<Parked<S, B>>>,
-) -> State<F> {
+    deadline: Option<Deadline>,
+) -> Result<Wait, BoxError> {
     match acquire {
-        Acquire::Ready => State::Acquired,
-        Acquire::Pending(answer) => State::Asking { answer },
+        Acquire::Ready => Ok(Wait::Acquired),
+        Acquire::Pending(answer) => Ok(Wait::Asking { answer }),
         Acquire::Wait(wait) => {
-            let deadline = parked.as_ref().and_then(|p| Deadline::from_request(&p.request));
-            match shared.plan_wait(key, wait, deadline) {
-                Ok((sleep, waiter)) => {
-                    State::Waiting { sleep: Box::pin(tokio::time::sleep(sleep)), waiter }
-                }
-                Err(refused) => State::Refused { error: Some(refused.into()) },
-            }
+            let (sleep, waiter) = shared.plan_wait(key, wait, deadline)?;
+            Ok(Wait::Sleeping { sleep: Box::pin(tokio::time::sleep(sleep)), _waiter: waiter })
         }
     }
 }
@@ -127,51 +135,68 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            let next_state = match this.state.as_mut().project() {
-                StateProj::Waiting { sleep, .. } => {
-                    ready!(sleep.as_mut().poll(cx));
-                    // No longer waiting: drop the `Waiter` before asking again.
-                    this.state.set(State::Done);
-                    // Not FIFO: every waiter whose sleep ends asks again, and whoever asks
-                    // first after a token is replenished gets it (see `plan_wait`).
-                    let acquire = this.shared.backend.acquire(this.shared.key(this.key));
-                    next(acquire, this.shared, this.key, this.parked)
+            let (future, method) = match this.state.as_mut().project() {
+                StateProj::Calling { future, method } => (future, method),
+                StateProj::Parked { parked } => {
+                    let sent = ready!(poll_parked(parked, this.shared, this.key, cx));
+                    let state = match sent {
+                        Ok((future, method)) => State::Calling { future, method },
+                        Err(error) => State::Failed { error: Some(error) },
+                    };
+                    this.state.set(state);
+                    continue;
                 }
-                StateProj::Asking { answer } => match ready!(answer.as_mut().poll(cx)) {
-                    Ok(acquire) => next(acquire, this.shared, this.key, this.parked),
-                    Err(error) => State::Refused { error: Some(error) },
-                },
-                StateProj::Refused { error } => {
+                StateProj::Failed { error } => {
                     let error = error.take();
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error.unwrap_or_else(|| "rate limit refused".into())));
                 }
-                StateProj::Acquired => {
-                    let Some(parked) = this.parked.as_mut() else {
-                        panic!("rate limit future lost its request");
-                    };
-                    if let Err(error) = ready!(parked.inner.poll_ready(cx)) {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(error.into()));
-                    }
-                    let Some(parked) = this.parked.take() else { unreachable!("checked above") };
-                    let Parked { mut inner, request } = *parked;
-                    let method = request.method().clone();
-                    State::Calling { future: inner.call(request), method }
-                }
-                StateProj::Calling { future, method } => {
-                    let result = ready!(future.poll(cx)).map_err(Into::into);
-                    if this.shared.config.feedback {
-                        let attempt = result.as_ref().map_err(|e| &**e as &(dyn Error + 'static));
-                        this.shared.feedback(this.key, method, attempt);
-                    }
-                    this.state.set(State::Done);
-                    return Poll::Ready(result);
-                }
                 StateProj::Done => panic!("rate limit future polled after completion"),
             };
-            this.state.set(next_state);
+            let result = ready!(future.poll(cx)).map_err(Into::into);
+            if this.shared.config.feedback {
+                let attempt = result.as_ref().map_err(|e| &**e as &(dyn Error + 'static));
+                this.shared.feedback(this.key, method, attempt);
+            }
+            this.state.set(State::Done);
+            return Poll::Ready(result);
         }
+    }
+}
+
+/// Drives a parked request until it is sent (its future and method) or refused.
+fn poll_parked<S, ReqBody, C>(
+    parked: &mut Box<Parked<S, ReqBody>>,
+    shared: &Shared<C>,
+    key: &Option<Key>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(S::Future, Method), BoxError>>
+where
+    S: Service<Request<ReqBody>>,
+    S::Error: Into<BoxError>,
+{
+    loop {
+        let acquire = match &mut parked.wait {
+            Wait::Sleeping { sleep, .. } => {
+                ready!(sleep.as_mut().poll(cx));
+                // No longer waiting: drop the `Waiter` before asking again.
+                parked.wait = Wait::Acquired;
+                // Not FIFO: every waiter whose sleep ends asks again, and whoever asks
+                // first after a token is replenished gets it (see `plan_wait`).
+                shared.backend.acquire(shared.key(key))
+            }
+            Wait::Asking { answer } => ready!(answer.as_mut().poll(cx))?,
+            Wait::Acquired => {
+                ready!(parked.inner.poll_ready(cx)).map_err(Into::into)?;
+                let Some(request) = parked.request.take() else {
+                    panic!("rate limit future lost its request");
+                };
+                let method = request.method().clone();
+                return Poll::Ready(Ok((parked.inner.call(request), method)));
+            }
+        };
+        let deadline = parked.request.as_ref().and_then(Deadline::from_request);
+        parked.wait = next(acquire, shared, key, deadline)?;
     }
 }
 
@@ -181,10 +206,12 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Waiting { sleep, .. } => format!("Waiting(until {:?})", sleep.deadline()),
-            State::Asking { .. } => "Asking".to_owned(),
-            State::Refused { .. } => "Refused".to_owned(),
-            State::Acquired => "Acquired".to_owned(),
+            State::Parked { parked } => match &parked.wait {
+                Wait::Sleeping { sleep, .. } => format!("Waiting(until {:?})", sleep.deadline()),
+                Wait::Asking { .. } => "Asking".to_owned(),
+                Wait::Acquired => "Acquired".to_owned(),
+            },
+            State::Failed { .. } => "Refused".to_owned(),
             State::Calling { .. } => "Calling".to_owned(),
             State::Done => "Done".to_owned(),
         };

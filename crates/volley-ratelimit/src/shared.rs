@@ -85,6 +85,7 @@ impl<C> Shared<C> {
     }
 
     /// Reads what the server said about its load and cools the key down if it asked.
+    #[inline]
     pub(crate) fn feedback<B>(
         &self,
         key: &Option<Key>,
@@ -98,7 +99,9 @@ impl<C> Shared<C> {
             // Without a hint there is no "until": the retry layer's backoff paces that host.
             _ => Duration::ZERO,
         };
-        let reset = attempt.ok().and_then(|res| self.exhausted_quota(res.headers()));
+        // Most responses carry no quota headers, and many no headers at all: skip the call.
+        let headers = attempt.ok().map(Response::headers).filter(|h| !h.is_empty());
+        let reset = headers.and_then(|headers| self.exhausted_quota(headers));
         let delay = hint.max(reset.unwrap_or_default());
         if delay.is_zero() {
             return;
@@ -116,7 +119,7 @@ impl<C> Shared<C> {
 
     /// The quota reset, if the server reports that nothing remains of it.
     fn exhausted_quota(&self, headers: &HeaderMap) -> Option<Duration> {
-        if headers.is_empty() || !QUOTA_HEADERS.iter().any(|name| headers.contains_key(name)) {
+        if !QUOTA_HEADERS.iter().any(|name| headers.contains_key(name)) {
             return None;
         }
         let status = self.config.hints.rate_limit(headers)?;

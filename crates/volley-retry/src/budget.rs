@@ -2,17 +2,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tower::retry::budget::{Budget, TpsBudget};
 use volley_core::{Key, KeyHashBuilder};
 
 use crate::ConfigError;
+use crate::window::KeyBudget;
 
 /// How many retries a key may add on top of its requests, so an outage cannot multiply
 /// traffic.
 ///
 /// Every request deposits into its key's budget and every retry withdraws; when the budget
 /// is empty the last result is returned as it is. The shape is tower's `TpsBudget` (which
-/// this wraps): over a sliding window of `ttl`, retries may add `retry_ratio` × requests,
+/// whose arithmetic this keeps): over a sliding window of `ttl`, retries may add `retry_ratio` × requests,
 /// plus a floor of `min_per_sec` retries per second so that a quiet key can still retry.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryBudget {
@@ -82,7 +82,7 @@ struct Slots {
 }
 
 struct Slot {
-    budget: Arc<TpsBudget>,
+    budget: Arc<KeyBudget>,
     last_tick: u64,
 }
 
@@ -101,7 +101,7 @@ impl Budgets {
     }
 
     /// The budget of `key`, created on first use; the caller deposits or withdraws.
-    pub(crate) fn get(&self, key: Key) -> Arc<TpsBudget> {
+    pub(crate) fn get(&self, key: Key) -> Arc<KeyBudget> {
         let mut slots = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let slots = &mut *slots;
         slots.tick += 1;
@@ -114,13 +114,12 @@ impl Budgets {
             slots.by_key.retain(|_, slot| tick - slot.last_tick < IDLE_TICKS);
             slots.sweep_at = (slots.by_key.len() * 2).max(SWEEP_AT);
         }
-        let config = self.config;
-        let budget = Arc::new(TpsBudget::new(config.ttl, config.min_per_sec, config.retry_ratio));
+        let budget = Arc::new(KeyBudget::new(self.config));
         slots.by_key.insert(key, Slot { budget: budget.clone(), last_tick: tick });
         budget
     }
 
-    pub(crate) fn deposit(&self, key: Key) -> Arc<TpsBudget> {
+    pub(crate) fn deposit(&self, key: Key) -> Arc<KeyBudget> {
         let budget = self.get(key);
         budget.deposit();
         budget

@@ -47,11 +47,14 @@ mod backoff;
 mod budget;
 mod error;
 pub mod future;
+mod head;
 mod layer;
+mod plan;
 mod policy;
 mod replay;
 mod service;
 mod tower_policy;
+mod window;
 
 pub use backoff::Backoff;
 pub use budget::RetryBudget;

@@ -3,11 +3,11 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::{HeaderMap, Method};
-use tower::retry::budget::{Budget, TpsBudget};
 use volley_classify::{HttpClassifier, Outcome};
 use volley_core::{ByAuthority, Deadline};
 
 use crate::backoff::uniform;
+use crate::window::KeyBudget;
 use crate::{Backoff, RetryBudget, StopReason};
 
 /// What to retry, how often, and how long to wait: the configuration of a
@@ -166,7 +166,7 @@ impl<C, K> RetryPolicy<C, K> {
     }
 
     /// Whether to try again after an attempt, and after how long.
-    pub(crate) fn decide(&self, attempt: &Attempt, budget: Option<&TpsBudget>) -> Decision {
+    pub(crate) fn decide(&self, attempt: &Attempt, budget: Option<&KeyBudget>) -> Decision {
         let outcome = attempt.outcome;
         if !outcome.is_retryable() {
             return Decision::Done;

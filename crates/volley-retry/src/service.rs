@@ -1,20 +1,19 @@
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
-use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::Span;
 use volley_classify::Classify;
-use volley_core::{BoxError, Deadline, KeyFn, RequestHead};
+use volley_core::{BoxError, KeyFn};
 
 use crate::error::RetryError;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
-use crate::policy::{Attempt, Decision};
+use crate::plan::{Plan, attempt_span};
 use crate::{ReplayBody, RetryInfo, StopReason};
 
 /// The service made by [`RetryLayer`](crate::RetryLayer).
@@ -54,7 +53,7 @@ where
 {
     type Response = Response<ResB>;
     type Error = BoxError;
-    type Future = ResponseFuture<Response<ResB>>;
+    type Future = ResponseFuture<S, C, K, B>;
 
     /// Always ready: each attempt waits for the inner service's readiness itself, so a
     /// request asleep between attempts holds nothing of the inner service.
@@ -63,88 +62,45 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        ResponseFuture::new(Box::pin(attempts(self.shared.clone(), self.inner.clone(), req)))
-    }
-}
-
-/// The attempt loop: send, classify, decide, sleep, send again.
-async fn attempts<S, C, K, B, ResB>(
-    shared: Arc<Shared<C, K>>,
-    mut inner: S,
-    req: Request<B>,
-) -> Result<Response<ResB>, BoxError>
-where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResB>>,
-    S::Error: Into<BoxError>,
-    C: Classify,
-    K: KeyFn,
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    let policy = &shared.policy;
-    let (parts, body) = req.into_parts();
-    if policy.limits.max_retries == 0 {
-        return send(&mut inner, Request::from_parts(parts, ReplayBody::new(body, 0))).await;
-    }
-    let idempotent = policy.is_idempotent(&parts.method, &parts.headers);
-    // A request that may only be retried when it never left keeps no copy of its body:
-    // such a body was never read, so it can be sent again as it is.
-    let body = ReplayBody::new(body, if idempotent { policy.limits.replay_limit } else { 0 });
-    let deadline = parts.extensions.get::<Deadline>().copied();
-    let budget = shared.budgets.as_ref().map(|budgets| {
-        let key = policy.key_fn.key(RequestHead::from_parts(&parts));
-        budgets.deposit(key)
-    });
-
-    let mut retries = 0;
-    let mut previous_delay = Duration::ZERO;
-    loop {
-        let span = tracing::debug_span!(
-            "retry_attempt",
-            http.request.resend_count = retries,
-            outcome = Empty,
-            delay_ms = Empty,
-            delay_cause = Empty,
-        );
-        let attempt_req = Request::from_parts(parts.clone(), body.replay());
-        // Without a subscriber the span is disabled: skip the wrapper, which would only move
-        // the attempt's future once more.
-        let result = if span.is_disabled() {
-            send(&mut inner, attempt_req).await
-        } else {
-            send(&mut inner, attempt_req).instrument(span.clone()).await
-        };
-        let outcome =
-            policy.classifier.classify(&parts.method, result.as_ref().map_err(|e| &**e as _));
-        span.record("outcome", outcome.as_str());
-        let attempt = Attempt {
-            outcome,
-            idempotent,
-            retries,
-            previous_delay,
-            deadline,
-            replayable: body.is_replayable(),
-        };
-        match policy.decide(&attempt, budget.as_deref()) {
-            Decision::Done => return finish(result, retries + 1, None),
-            Decision::Stop(reason) => {
-                span.in_scope(|| log_stop(reason));
-                return finish(result, retries + 1, Some(reason));
+        let policy = &self.shared.policy;
+        let retries = policy.limits.max_retries != 0;
+        let (mut parts, body) = req.into_parts();
+        let idempotent = retries && policy.is_idempotent(&parts.method, &parts.headers);
+        // A request that may only be retried when it never left keeps no copy of its body:
+        // such a body was never read, so it can be sent again as it is.
+        let limit = if idempotent { policy.limits.replay_limit } else { 0 };
+        let body = ReplayBody::new(body, limit);
+        // Built where it stays, as far as the compiler allows: it holds a copy of the head.
+        let plan = retries.then(|| {
+            Plan::new(self.shared.clone(), self.inner.clone(), &mut parts, &body, idempotent)
+        });
+        let req = Request::from_parts(parts, body);
+        // The first attempt goes out at once when the inner service is ready now and no
+        // tracing subscriber wants its span: the future then polls it in place and boxes
+        // the attempt loop only if a retry is decided. Otherwise the whole loop is boxed,
+        // with the instance polled here (and whatever it registered), and a fresh clone
+        // stays in `self`, so no readiness is ever left behind.
+        let span = plan.as_ref().map(|_| attempt_span(0));
+        if span.as_ref().is_none_or(Span::is_disabled) {
+            match self.inner.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(())) => return ResponseFuture::first(self.inner.call(req), plan),
+                Poll::Ready(Err(error)) => return ResponseFuture::first_failed(error.into(), plan),
+                Poll::Pending => {}
             }
-            Decision::Retry { delay, cause } => {
-                span.record("delay_ms", delay.as_millis() as u64);
-                span.record("delay_cause", cause.as_str());
-                // The response is dropped unread; its connection may not be reused.
-                drop(result);
-                tokio::time::sleep(delay).await;
-                previous_delay = delay;
-                retries += 1;
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        match plan {
+            Some(mut plan) => {
+                plan.inner = inner;
+                ResponseFuture::looping(Box::pin(plan.run(0, Duration::ZERO, Some(req).zip(span))))
             }
+            None => ResponseFuture::looping(Box::pin(async move { send(&mut inner, req).await })),
         }
     }
 }
 
-async fn send<S, R>(inner: &mut S, req: R) -> Result<S::Response, BoxError>
+pub(crate) async fn send<S, R>(inner: &mut S, req: R) -> Result<S::Response, BoxError>
 where
     S: Service<R>,
     S::Error: Into<BoxError>,
@@ -153,7 +109,8 @@ where
     inner.call(req).await.map_err(Into::into)
 }
 
-fn finish<ResB>(
+#[inline]
+pub(crate) fn finish<ResB>(
     result: Result<Response<ResB>, BoxError>,
     attempts: u32,
     stopped: Option<StopReason>,
@@ -170,7 +127,7 @@ fn finish<ResB>(
     }
 }
 
-fn log_stop(reason: StopReason) {
+pub(crate) fn log_stop(reason: StopReason) {
     match reason {
         StopReason::BudgetExhausted => {
             tracing::info!(%reason, "retry budget spent, returning the last result")

@@ -9,11 +9,11 @@ use http::{HeaderMap, Method};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full, StreamBody};
 use proptest::prelude::*;
-use tower::retry::budget::TpsBudget;
 use volley_classify::{Hint, HintSource, Outcome};
 
 use crate::policy::{Attempt, Decision};
-use crate::{Backoff, ReplayBody, RetryPolicy, StopReason};
+use crate::window::KeyBudget;
+use crate::{Backoff, ReplayBody, RetryBudget, RetryPolicy, StopReason};
 
 fn attempt(outcome: Outcome, retries: u32) -> Attempt {
     Attempt {
@@ -99,7 +99,7 @@ fn the_decision_rule_in_order() {
     );
 
     // An empty budget stops the retry; the floor of 1/s over 1 s allows exactly one.
-    let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
+    let budget = KeyBudget::new(RetryBudget::new(Duration::from_secs(1), 1, 0.0).unwrap());
     assert!(matches!(policy.decide(&attempt(retryable, 0), Some(&budget)), Decision::Retry { .. }));
     assert!(matches!(
         policy.decide(&attempt(retryable, 0), Some(&budget)),
@@ -184,4 +184,94 @@ async fn trailers_are_replayed() {
         assert_eq!(collected.trailers().unwrap()["x-checksum"], "42");
         assert_eq!(collected.to_bytes(), "data");
     }
+}
+
+/// What one attempt carried in its extensions: the deadline, and a caller's own marker.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<volley_core::Deadline>, Option<u32>)>>>;
+
+/// Answers 503 to the first attempt and 200 after, recording each attempt's extensions.
+async fn extensions_of_two_attempts(
+    marker: Option<u32>,
+) -> Vec<(Option<volley_core::Deadline>, Option<u32>)> {
+    use tower::{Layer, ServiceExt};
+    let seen = Seen::default();
+    let record = seen.clone();
+    let server = tower::service_fn(move |req: http::Request<ReplayBody<Full<Bytes>>>| {
+        let mut seen = record.lock().unwrap();
+        seen.push((req.extensions().get().copied(), req.extensions().get::<u32>().copied()));
+        let status = if seen.len() == 1 { 503 } else { 200 };
+        async move { Ok::<_, Infallible>(http::Response::builder().status(status).body(()).unwrap()) }
+    });
+    let policy = RetryPolicy::new().backoff(Backoff::constant(Duration::from_millis(1)));
+    let svc = crate::RetryLayer::new(policy).layer(server);
+    let mut req = http::Request::get("http://api.example/").body(Full::new(Bytes::new())).unwrap();
+    let deadline = volley_core::Deadline::after(Duration::from_secs(30));
+    deadline.insert_into(&mut req);
+    if let Some(marker) = marker {
+        req.extensions_mut().insert(marker);
+    }
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|(d, _)| *d == Some(deadline)));
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_carries_the_callers_extensions() {
+    // The deadline alone is kept outside the copied head; with other entries the whole map
+    // is copied. Either way every attempt sees the same extensions.
+    assert_eq!(
+        extensions_of_two_attempts(None).await.iter().map(|(_, m)| *m).collect::<Vec<_>>(),
+        [None, None]
+    );
+    let with_marker = extensions_of_two_attempts(Some(7)).await;
+    assert_eq!(with_marker.iter().map(|(_, m)| *m).collect::<Vec<_>>(), [Some(7), Some(7)]);
+}
+
+/// Not ready on its very first `poll_ready` (it wakes the task at once), then 503 on the
+/// first attempt and 200 after: the retry layer's call finds it not ready and boxes the
+/// whole attempt loop.
+#[derive(Clone, Default)]
+struct SlowToReady {
+    polls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl tower::Service<http::Request<ReplayBody<Full<Bytes>>>> for SlowToReady {
+    type Response = http::Response<()>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<http::Response<()>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.polls.fetch_add(1, SeqCst) == 0 {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: http::Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let status = if n == 0 { 503 } else { 200 };
+        std::future::ready(Ok(http::Response::builder().status(status).body(()).unwrap()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_attempt_that_waits_for_readiness_is_sent_and_retried() {
+    use tower::{Layer, ServiceExt};
+    let server = SlowToReady::default();
+    let policy = RetryPolicy::new().backoff(Backoff::constant(Duration::from_millis(1)));
+    let svc = crate::RetryLayer::new(policy).layer(server.clone());
+    let req = http::Request::get("http://api.example/").body(Full::new(Bytes::new())).unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.extensions().get::<crate::RetryInfo>().map(|info| info.attempts), Some(2));
+    assert_eq!(server.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -3,13 +3,13 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::retry::Policy;
-use tower::retry::budget::TpsBudget;
 use volley_classify::{Classify, Outcome, dyn_error};
 use volley_core::{Deadline, KeyFn, RequestHead};
 
 use crate::RetryLayer;
 use crate::layer::Shared;
 use crate::policy::{Attempt, Decision};
+use crate::window::KeyBudget;
 
 /// The same policy for tower's own `tower::retry::RetryLayer`, made by
 /// [`RetryLayer::tower_policy`].
@@ -25,7 +25,7 @@ pub struct TowerPolicy<C, K> {
     shared: Arc<Shared<C, K>>,
     retries: u32,
     previous_delay: Duration,
-    budget: Option<Arc<TpsBudget>>,
+    budget: Option<Arc<KeyBudget>>,
 }
 
 impl<C, K> RetryLayer<C, K> {
