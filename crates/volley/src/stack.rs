@@ -9,7 +9,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_service::Service;
 use volley_core::BoxError;
 use volley_limit::ConcurrencyLimitLayer;
@@ -86,27 +86,29 @@ where
     L: Layer<S>,
     L::Service:
         Service<Request<ReqBody>, Response = Response<LayerBody>> + Clone + Send + Sync + 'static,
-    <L::Service as Service<Request<ReqBody>>>::Error: Into<BoxError> + 'static,
+    <L::Service as Service<Request<ReqBody>>>::Error: 'static,
+    BoxError: From<<L::Service as Service<Request<ReqBody>>>::Error> + From<S::Error>,
     <L::Service as Service<Request<ReqBody>>>::Future: Send + 'static,
     S: Service<Request<ReqBody>, Response = Response<InnerBody>> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: 'static,
     S::Future: Send + 'static,
     ReqBody: 'static,
     LayerBody: 'static,
     InnerBody: 'static,
 {
     match layer {
-        Some(layer) => tower::util::Either::Left(
-            layer
-                .layer(inner)
-                .map_response(|res: Response<LayerBody>| res.map(Either::Left))
-                .map_err(Into::into),
-        ),
-        None => tower::util::Either::Right(
-            inner
-                .map_response(|res: Response<InnerBody>| res.map(Either::Right))
-                .map_err(Into::into),
-        ),
+        // One `map_result` per branch rather than `map_response` + `map_err`: every map is
+        // a future wrapper that moves the response once more.
+        Some(layer) => tower::util::Either::Left(layer.layer(inner).map_result(
+            |result: Result<Response<LayerBody>, _>| {
+                result.map(|res| res.map(Either::Left)).map_err(Into::into)
+            },
+        )),
+        None => tower::util::Either::Right(inner.map_result(
+            |result: Result<Response<InnerBody>, S::Error>| {
+                result.map(|res| res.map(Either::Right)).map_err(Into::into)
+            },
+        )),
     }
 }
 
@@ -122,9 +124,10 @@ where
     B::Error: Into<BoxError>,
     Req: 'static,
 {
-    let service = ServiceBuilder::new()
-        .map_response(|res: Response<B>| res.map(|body| body.map_err(Into::into).boxed_unsync()))
-        .map_err(Into::into)
-        .service(service);
-    BoxCloneSyncService::new(service.map_err(|e: BoxError| e))
+    let service = service.map_err(Into::into);
+    BoxCloneSyncService::new(
+        service.map_response(|res: Response<B>| {
+            res.map(|body| body.map_err(Into::into).boxed_unsync())
+        }),
+    )
 }
