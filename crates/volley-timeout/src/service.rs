@@ -68,10 +68,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let own = Deadline::after(self.timeout);
+        let now = Instant::now();
+        let own = Deadline::after_from(now, self.timeout);
         let effective = own.insert_into(&mut req);
-        // Only a caller's earlier deadline costs a second look at the clock.
-        let after = if effective == own { self.timeout } else { effective.remaining() };
+        // A caller's earlier deadline is measured from the same reading of the clock.
+        let after = if effective == own {
+            self.timeout
+        } else {
+            effective.instant().saturating_duration_since(now)
+        };
         let expiry = Expiry::total(effective.instant(), after, self.body_idle);
         ResponseFuture::new(self.inner.call(req), expiry)
     }

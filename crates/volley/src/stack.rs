@@ -1,5 +1,7 @@
 //! The standard stack, assembled from the layer crates and type-erased stage by stage.
 
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,7 +52,8 @@ pub(crate) fn assemble(
     client: HyperClient<HttpsConnector<HttpConnector>, ReplayBody<Body>>,
     layers: Layers,
 ) -> Outer {
-    let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), client);
+    let transport = SharedTransport(Arc::new(client));
+    let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), transport);
     let inner = optional(layers.concurrency, inner);
     let inner: Inner = erase(optional(layers.rate_limit, inner));
     let retry = RetryLayer::new(layers.retry).layer(inner);
@@ -66,6 +69,27 @@ pub(crate) fn assemble(
         outer = user_layer(outer);
     }
     erase(total.layer(outer))
+}
+
+/// hyper-util's client behind an `Arc`. The retry layer clones the stage below it for every
+/// request, and a clone of hyper-util's client copies its connector and settings; a clone
+/// of this is one reference count. hyper-util's client sends through `&self` and is always
+/// ready, so sharing it changes nothing else.
+#[derive(Clone)]
+struct SharedTransport(Arc<HyperClient<HttpsConnector<HttpConnector>, ReplayBody<Body>>>);
+
+impl Service<Request<ReplayBody<Body>>> for SharedTransport {
+    type Response = Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<ReplayBody<Body>>) -> Self::Future {
+        self.0.request(req)
+    }
 }
 
 /// `inner` wrapped in `layer` when there is one, as a single service type either way (the
