@@ -157,26 +157,10 @@ impl Client {
             }
             Self::Volley(client) => run_volley(client, urls, concurrency).await,
             Self::Reqwest(client) => {
-                spawn_each(urls, concurrency, |url| {
-                    let request = client.get(url);
-                    async move {
-                        let response = request.send().await?;
-                        let status = response.status();
-                        check(status.as_u16(), response.bytes().await?.len())
-                    }
-                })
-                .await
+                spawn_each(urls, concurrency, |url| read_reqwest(client.get(url).send())).await
             }
             Self::ReqwestRetry(client) => {
-                spawn_each(urls, concurrency, |url| {
-                    let request = client.get(url);
-                    async move {
-                        let response = request.send().await?;
-                        let status = response.status();
-                        check(status.as_u16(), response.bytes().await?.len())
-                    }
-                })
-                .await
+                spawn_each(urls, concurrency, |url| read_reqwest(client.get(url).send())).await
             }
         }
     }
@@ -258,6 +242,15 @@ where
         }
     }
     tally
+}
+
+/// Waits for a reqwest response (plain or through the middleware) and reads its body.
+async fn read_reqwest<E: Into<BoxError>>(
+    sent: impl Future<Output = Result<reqwest::Response, E>>,
+) -> Result<usize, BoxError> {
+    let response = sent.await.map_err(Into::into)?;
+    let status = response.status();
+    check(status.as_u16(), response.bytes().await?.len())
 }
 
 /// A request is ok when its final status is 2xx; the body length is what it received.
