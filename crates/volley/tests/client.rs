@@ -205,3 +205,17 @@ async fn a_long_retry_after_comes_back_as_an_error_the_caller_can_read() {
     assert!(err.is_throttled());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn retried_503s_with_small_bodies_keep_their_connection() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::new().unwrap();
+    let res = client.get(server.url("/flaky/2?key=reuse")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.attempts(), 3);
+    res.bytes().await.unwrap();
+    assert_eq!(server.hits("/flaky/2"), 3);
+    // The retry layer drops a failed response unread, but hyper had already read its small
+    // body with the head, so the connection went back to the pool and served all three.
+    assert_eq!(server.connections(), 1);
+}
