@@ -105,8 +105,8 @@ where
                 Poll::Ready(finish(result, 1, Some(reason)))
             }
             Decision::Retry { delay, .. } => {
-                // Dropped unread: when hyper has already read the whole (small) body with the head,
-                // the connection still goes back to the pool (a client test checks it).
+                // Dropped unread: when hyper has already read the whole (small) body with
+                // the head, the connection still goes back to the pool (a client test checks).
                 drop(result);
                 let Some(plan) = this.plan.take() else { unreachable!("checked above") };
                 let mut future = Box::pin(plan.retry_after(delay));

@@ -132,8 +132,8 @@ where
                 Decision::Retry { delay, cause } => {
                     span.record("delay_ms", delay.as_millis() as u64);
                     span.record("delay_cause", cause.as_str());
-                    // Dropped unread: when hyper has already read the whole (small) body with the head,
-                    // the connection still goes back to the pool (a client test checks it).
+                    // Dropped unread: when hyper has already read the whole (small) body with
+                    // the head, the connection still goes back to the pool (a client test checks).
                     drop(result);
                     tokio::time::sleep(delay).await;
                     previous_delay = delay;
