@@ -136,6 +136,15 @@ pub fn runtime() -> Runtime {
         .unwrap_or_else(|err| panic!("cannot build the bench runtime: {err}"))
 }
 
+/// This process's peak resident set (VmHWM from `/proc/self/status`), in KiB; `None` where
+/// the file does not exist (not Linux). The memory figures of the `fanout_memory` and
+/// `loopback` binaries.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A `tower::retry::Policy` that never retries and clones the request for the attempt:
 /// the least work tower's `Retry` can do per call, as the counterpart of volley's retry
 /// layer.

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use futures_util::StreamExt;
 use http::{Request, Response};
 use volley::join::Fanout;
+use volley_benches::peak_rss_kib;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
@@ -52,11 +53,4 @@ fn main() -> ExitCode {
         elapsed.as_secs_f64()
     );
     if done == items { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// VmHWM from /proc/self/status, in KiB (Linux).
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

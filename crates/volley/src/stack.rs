@@ -1,4 +1,5 @@
-//! The standard stack, assembled from the layer crates and type-erased stage by stage.
+//! The standard stack, assembled from the layer crates and type-erased twice: below the
+//! retry layer and at the top.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -62,16 +62,10 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<(), BoxError> {
         elapsed_s: elapsed.as_secs_f64(),
         p50_us: tally.latency_us.value_at_quantile(0.50),
         p99_us: tally.latency_us.value_at_quantile(0.99),
-        peak_rss_kib: peak_rss_kib(),
+        // 0 where the peak is not known (not Linux).
+        peak_rss_kib: volley_benches::peak_rss_kib().unwrap_or(0),
         first_error: tally.first_error,
     };
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
-}
-
-/// VmHWM from /proc/self/status, in KiB (Linux; 0 elsewhere).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or_default();
-    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or(0)
 }
