@@ -202,7 +202,15 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
         return status.outcome();
     }
     if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {
+        // Nothing was sent, but a bad certificate or a scheme nobody speaks will not get
+        // better by trying again.
+        if find_cause::<rustls::Error>(err).is_some() || is_unsupported_scheme(err) {
+            return Outcome::Fatal;
+        }
         return Outcome::NotSent;
+    }
+    if let Some(outcome) = classify_h2(err) {
+        return outcome;
     }
     if let Some(hyper_err) = find_cause::<hyper::Error>(err) {
         // hyper hands a request back unsent when a pooled connection closed under it.
@@ -234,4 +242,33 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
         ) => Outcome::Retryable { hint: None },
         _ => Outcome::Fatal,
     }
+}
+
+/// HTTP/2 stream errors that RFC 9113 §8.7 says were not processed. A `REFUSED_STREAM`
+/// reset means the server did nothing with the request. A graceful `GOAWAY` (`NO_ERROR`)
+/// lets every stream the server processed finish, so a stream that fails with it was above
+/// the last processed one. A `GOAWAY` with an error code may cut processed streams too, and
+/// h2 does not say which stream it was, so that one is only retryable.
+fn classify_h2(err: &(dyn Error + 'static)) -> Option<Outcome> {
+    let h2_err = find_cause::<h2::Error>(err)?;
+    if !h2_err.is_remote() {
+        return None;
+    }
+    match h2_err.reason() {
+        Some(h2::Reason::REFUSED_STREAM) if h2_err.is_reset() => Some(Outcome::NotSent),
+        Some(h2::Reason::NO_ERROR) if h2_err.is_go_away() => Some(Outcome::NotSent),
+        Some(_) if h2_err.is_go_away() => Some(Outcome::Retryable { hint: None }),
+        _ => None,
+    }
+}
+
+/// hyper-rustls refuses a URL whose scheme is neither `http` nor `https` with an
+/// `io::Error` that only its message tells apart.
+fn is_unsupported_scheme(err: &(dyn Error + 'static)) -> bool {
+    find_cause::<io::Error>(err).is_some_and(|io| {
+        io.kind() == io::ErrorKind::Other && {
+            let message = io.to_string();
+            message.starts_with("unsupported scheme") || message == "missing scheme"
+        }
+    })
 }

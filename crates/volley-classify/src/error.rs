@@ -11,11 +11,24 @@ use crate::{Hint, Outcome};
 /// Carries the status, the response headers (for `WWW-Authenticate`, rate-limit fields and
 /// the like) and the server's timing hint. Its `Display` reads
 /// `server answered 503 Service Unavailable (retryable)`.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` hides the values of credential headers (`Set-Cookie` and the rest of
+/// [`volley_core::redact::SENSITIVE_HEADERS`]).
+#[derive(Clone)]
 pub struct StatusError {
     status: StatusCode,
     headers: HeaderMap,
     outcome: Outcome,
+}
+
+impl fmt::Debug for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusError")
+            .field("status", &self.status)
+            .field("headers", &volley_core::redact::RedactedHeaders(&self.headers))
+            .field("outcome", &self.outcome)
+            .finish()
+    }
 }
 
 impl StatusError {

@@ -1,4 +1,5 @@
 use std::error::Error;
+use std::io;
 
 /// The error type layers return, as in tower: any error, boxed.
 pub type BoxError = Box<dyn Error + Send + Sync>;
@@ -28,6 +29,10 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// let io = find_cause::<io::Error>(&*err).unwrap();
 /// assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
 /// assert!(find_cause::<std::fmt::Error>(&*err).is_none());
+///
+/// // An error wrapped in an `io::Error` (as TLS errors are) is found too.
+/// let tls: BoxError = Box::new(io::Error::new(io::ErrorKind::InvalidData, std::fmt::Error));
+/// assert!(find_cause::<std::fmt::Error>(&*tls).is_some());
 /// ```
 pub fn find_cause<'a, T>(err: &'a (dyn Error + 'static)) -> Option<&'a T>
 where
@@ -38,7 +43,12 @@ where
         if let Some(found) = err.downcast_ref::<T>() {
             return Some(found);
         }
-        next = err.source();
+        // `io::Error::source` skips the error it wraps (it returns that error's source), so
+        // a TLS error inside an `io::Error` would never be seen: step into it instead.
+        next = match err.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(wrapped) => Some(wrapped as &(dyn Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

@@ -48,6 +48,7 @@ mod body;
 mod deadline;
 mod error;
 mod key;
+pub mod redact;
 mod timed_out;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};

@@ -12,6 +12,8 @@ pub enum TimeoutKind {
     Attempt,
     /// The longest gap allowed between two frames of a response body.
     BodyIdle,
+    /// Making a connection: DNS resolution, TCP connect and the TLS handshake together.
+    Connect,
 }
 
 /// Where the request was when its time ran out.
@@ -22,6 +24,8 @@ pub enum TimeoutPhase {
     Headers,
     /// Reading the response body.
     Body,
+    /// Making the connection, before the request was sent.
+    Connect,
 }
 
 /// A request ran out of time.
@@ -65,12 +69,16 @@ impl fmt::Display for TimedOut {
         let phase = match self.phase {
             TimeoutPhase::Headers => "waiting for headers",
             TimeoutPhase::Body => "reading the body",
+            TimeoutPhase::Connect => "connecting",
         };
         match self.kind {
             TimeoutKind::Total => write!(f, "request timed out after {:?} {phase}", self.after),
             TimeoutKind::Attempt => write!(f, "attempt timed out after {:?} {phase}", self.after),
             TimeoutKind::BodyIdle => {
                 write!(f, "response body stalled: no data for {:?}", self.after)
+            }
+            TimeoutKind::Connect => {
+                write!(f, "connect timed out after {:?} (DNS, TCP and TLS)", self.after)
             }
         }
     }
@@ -102,6 +110,12 @@ mod tests {
                 250,
                 TimeoutPhase::Body,
                 "response body stalled: no data for 250ms",
+            ),
+            (
+                TimeoutKind::Connect,
+                5_000,
+                TimeoutPhase::Connect,
+                "connect timed out after 5s (DNS, TCP and TLS)",
             ),
         ];
         for (kind, ms, phase, want) in cases {

@@ -12,10 +12,17 @@ use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
 use volley_retry::RetryPolicy;
 
+use volley_core::redact::SensitiveHeaders;
+
+use crate::client::Settings;
+use crate::connect::TimedConnector;
 use crate::error::Kind;
 use crate::stack::{self, Layers, Outer};
-use crate::tls::{self, Roots};
+use crate::tls::{self, Roots, Tcp};
 use crate::{Body, Client, Error};
+
+/// The default for [`ClientBuilder::max_response_body`]: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
 
 /// Configures a [`Client`]. Every layer of the standard stack can be tuned or switched off.
 ///
@@ -23,13 +30,16 @@ use crate::{Body, Client, Error};
 /// |---|---|
 /// | total timeout (whole request, retries and body included) | 30 s |
 /// | attempt timeout (one attempt, head and body) | 10 s |
-/// | connect timeout | 5 s |
+/// | connect timeout (DNS, TCP and TLS together) | 5 s |
+/// | response body read by `bytes`, `text`, `json` | at most 64 MiB |
 /// | retries | 3, full jitter 500 ms → 8 s, Retry-After honoured up to 60 s, budget 20 % + 10/s per host |
 /// | concurrency | 100 requests in flight in all, no per-host limit |
 /// | rate limit | none |
 /// | TLS | rustls (ring) with the Mozilla roots of `webpki-roots`; verification always on |
 /// | HTTP versions | HTTP/1.1 and HTTP/2, negotiated by ALPN |
 /// | connection pool | idle connections closed after 90 s |
+/// | dead connections | HTTP/2 ping every 30 s (also while idle), dead after 10 s without an answer; TCP keepalive probes after 30 s idle, every 10 s |
+/// | credential headers | `Authorization`, `Cookie` and the rest of [`SENSITIVE_HEADERS`](volley_core::redact::SENSITIVE_HEADERS) marked sensitive and never printed |
 /// | `User-Agent` | `volley/<version>` |
 pub struct ClientBuilder {
     total_timeout: Option<Duration>,
@@ -44,6 +54,11 @@ pub struct ClientBuilder {
     native_roots: bool,
     webpki_roots: bool,
     pool_idle_timeout: Option<Duration>,
+    max_response_body: Option<u64>,
+    http2_keep_alive: Option<(Duration, Duration)>,
+    tcp_keepalive: Option<Duration>,
+    http2_prior_knowledge: bool,
+    sensitive: SensitiveHeaders,
     user_layers: Vec<Box<dyn Fn(Outer) -> Outer + Send + Sync>>,
     error: Option<Error>,
 }
@@ -64,6 +79,11 @@ impl ClientBuilder {
             native_roots: false,
             webpki_roots: true,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            max_response_body: Some(DEFAULT_MAX_RESPONSE_BODY),
+            http2_keep_alive: Some((Duration::from_secs(30), Duration::from_secs(10))),
+            tcp_keepalive: Some(Duration::from_secs(30)),
+            http2_prior_knowledge: false,
+            sensitive: SensitiveHeaders::new(),
             user_layers: Vec::new(),
             error: None,
         }
@@ -86,8 +106,10 @@ impl ClientBuilder {
         self
     }
 
-    /// How long to wait for a connection (DNS, TCP, TLS); `None` for no limit. Defaults to
-    /// 5 s.
+    /// How long to wait for a connection: DNS resolution, TCP connect and TLS handshake
+    /// together, one budget for all three; `None` for no limit. A connect that runs out fails
+    /// with a [`TimedOut`](volley_core::TimedOut) of kind `Connect` (nothing was sent, so it
+    /// is retried). Defaults to 5 s.
     #[must_use]
     pub fn connect_timeout(mut self, connect: Option<Duration>) -> Self {
         self.connect_timeout = connect;
@@ -189,6 +211,59 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes [`Response::bytes`](crate::Response::bytes), `text` and `json` read
+    /// into memory; `None` for no limit. A response that declares a larger
+    /// `Content-Length` is refused before its body is read, and one that grows past the
+    /// limit stops there; both fail with an error of kind
+    /// [`Kind::BodyTooLarge`](crate::Kind::BodyTooLarge) that names the limit. Streaming
+    /// reads (`chunk`, `bytes_stream`) are not limited. A request can set its own with
+    /// [`RequestBuilder::max_response_body`](crate::RequestBuilder::max_response_body).
+    /// Defaults to 64 MiB.
+    #[must_use]
+    pub fn max_response_body(mut self, limit: Option<u64>) -> Self {
+        self.max_response_body = limit;
+        self
+    }
+
+    /// HTTP/2 keep-alive: a PING every `interval`, also while the connection is idle, and
+    /// the connection closed when no answer comes within `timeout`, so a black-holed
+    /// connection fails the requests on it then instead of at their timeouts; `None` sends
+    /// no pings. Some gRPC servers answer frequent pings on idle connections with `GOAWAY`
+    /// (`ENHANCE_YOUR_CALM`); lengthen the interval for those. Defaults to a ping every
+    /// 30 s and a 10 s timeout.
+    #[must_use]
+    pub fn http2_keep_alive(mut self, interval_and_timeout: Option<(Duration, Duration)>) -> Self {
+        self.http2_keep_alive = interval_and_timeout;
+        self
+    }
+
+    /// TCP keepalive: probes start after the connection was idle this long and repeat
+    /// every 10 s, three times, before the kernel declares the peer gone; `None` leaves the
+    /// operating system's setting (often off). Defaults to 30 s.
+    #[must_use]
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp_keepalive = idle;
+        self
+    }
+
+    /// Speaks HTTP/2 from the first byte, without ALPN or an upgrade: `h2c` to plain-text
+    /// servers that expect it, and HTTP/2 only over TLS. Defaults to off (HTTP/1.1 over
+    /// plain TCP, HTTP/2 or HTTP/1.1 by ALPN over TLS).
+    #[must_use]
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
+    /// Treats one more header as a credential, like `Authorization`: its values are marked
+    /// sensitive on every request and never printed by `Debug`, errors or the CLI.
+    /// Defaults to [`SENSITIVE_HEADERS`](volley_core::redact::SENSITIVE_HEADERS) alone.
+    #[must_use]
+    pub fn sensitive_header(mut self, name: HeaderName) -> Self {
+        self.sensitive = self.sensitive.with(name);
+        self
+    }
+
     /// Wraps a layer of your own (tower-http redirects, decompression, tracing…) around the
     /// retry layer, inside the total timeout: each redirect hop is retried on its own and
     /// paced by the limits, and the total timeout covers every hop. Layers added first are
@@ -240,12 +315,20 @@ impl ClientBuilder {
             native: self.native_roots,
             extra: &self.extra_roots,
         };
-        let connector = tls::connector(self.connect_timeout, &roots)?;
+        let tcp = Tcp { connect_timeout: self.connect_timeout, tcp_keepalive: self.tcp_keepalive };
+        let connector = TimedConnector::new(tls::connector(&tcp, &roots)?, self.connect_timeout);
         let mut hyper = HyperClient::builder(TokioExecutor::new());
         hyper
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout);
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .http2_only(self.http2_prior_knowledge);
+        if let Some((interval, timeout)) = self.http2_keep_alive {
+            hyper
+                .http2_keep_alive_interval(interval)
+                .http2_keep_alive_timeout(timeout)
+                .http2_keep_alive_while_idle(true);
+        }
         let transport = hyper.build(connector);
 
         let concurrency = match (self.concurrency, self.per_host) {
@@ -254,7 +337,13 @@ impl ClientBuilder {
             (None, Some(host)) => Some(ConcurrencyLimitLayer::per_key_only(host)),
             (None, None) => None,
         };
-        let rate_limit = self.rate.map(|(n, per, burst)| RateLimitLayer::new(n, per).burst(burst));
+        let rate_limit = match self.rate {
+            Some((n, per, burst)) => Some(
+                RateLimitLayer::try_new(n, per, burst)
+                    .map_err(|err| Error::with_kind(Kind::Config, err))?,
+            ),
+            None => None,
+        };
         let layers = Layers {
             retry: self.retry,
             rate_limit,
@@ -262,10 +351,16 @@ impl ClientBuilder {
             attempt_timeout: self.attempt_timeout,
             user_layers: self.user_layers,
         };
+        let mut default_headers = self.default_headers;
+        self.sensitive.mark(&mut default_headers);
         Ok(Client::from_parts(
             stack::assemble(transport, layers),
-            self.total_timeout,
-            self.default_headers,
+            Settings {
+                total_timeout: self.total_timeout,
+                default_headers,
+                max_response_body: self.max_response_body,
+                sensitive: self.sensitive,
+            },
         ))
     }
 }
@@ -286,7 +381,10 @@ impl fmt::Debug for ClientBuilder {
             .field("concurrency", &self.concurrency)
             .field("per_host", &self.per_host)
             .field("rate", &self.rate)
-            .field("default_headers", &self.default_headers)
+            .field("default_headers", &self.sensitive.redact(&self.default_headers))
+            .field("max_response_body", &self.max_response_body)
+            .field("http2_keep_alive", &self.http2_keep_alive)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .field("extra_roots", &self.extra_roots.len())
             .field("native_roots", &self.native_roots)
             .field("user_layers", &self.user_layers.len())

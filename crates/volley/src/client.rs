@@ -9,8 +9,11 @@ use http::{Method, Request};
 use tower::ServiceExt;
 use tower_service::Service;
 use volley_core::Deadline;
+use volley_core::redact::SensitiveHeaders;
 
+use crate::response::BodyLimit;
 use crate::stack::Outer;
+use crate::uri;
 use crate::{Body, ClientBuilder, Error, RequestBuilder, Response, ResponseBody};
 
 /// An HTTP client with the standard volley stack: a total timeout, retries, optional rate
@@ -44,8 +47,15 @@ pub struct Client {
 /// per request, and only the call itself needs a stack of its own.
 struct Shared {
     stack: Outer,
-    total_timeout: Option<Duration>,
-    default_headers: HeaderMap,
+    settings: Settings,
+}
+
+/// What the builder decided beyond the stack.
+pub(crate) struct Settings {
+    pub(crate) total_timeout: Option<Duration>,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) max_response_body: Option<u64>,
+    pub(crate) sensitive: SensitiveHeaders,
 }
 
 impl Client {
@@ -59,18 +69,19 @@ impl Client {
         ClientBuilder::new()
     }
 
-    pub(crate) fn from_parts(
-        stack: Outer,
-        total_timeout: Option<Duration>,
-        mut default_headers: HeaderMap,
-    ) -> Self {
-        if !default_headers.contains_key(USER_AGENT) {
-            default_headers.insert(
+    pub(crate) fn from_parts(stack: Outer, mut settings: Settings) -> Self {
+        if !settings.default_headers.contains_key(USER_AGENT) {
+            settings.default_headers.insert(
                 USER_AGENT,
                 HeaderValue::from_static(concat!("volley/", env!("CARGO_PKG_VERSION"))),
             );
         }
-        Self { shared: Arc::new(Shared { stack, total_timeout, default_headers }) }
+        Self { shared: Arc::new(Shared { stack, settings }) }
+    }
+
+    /// The headers this client treats as credentials.
+    pub(crate) fn sensitive(&self) -> &SensitiveHeaders {
+        &self.shared.settings.sensitive
     }
 
     /// A request with `method` to `url`.
@@ -110,10 +121,20 @@ impl Client {
 
     /// Sends a request built elsewhere, with the client's default headers and total timeout
     /// applied where the request has none of its own.
-    pub async fn execute(&self, req: Request<Body>) -> Result<Response, Error> {
+    ///
+    /// A URL's userinfo (`https://user:pass@host/`) becomes an `Authorization: Basic` header
+    /// (unless the request has one) and is removed from the URL, so it is never sent in the
+    /// request line or HTTP/2's `:authority`. Credential headers are marked sensitive. Only
+    /// `http` and `https` URLs are accepted.
+    pub async fn execute(&self, mut req: Request<Body>) -> Result<Response, Error> {
+        self.prepare(&mut req)?;
         let url = req.uri().clone();
-        let res = self.dispatch(req).await?;
-        Ok(Response::new(res, url))
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(self.shared.settings.max_response_body, |limit| limit.0);
+        let res = self.send_prepared(req).await?;
+        Ok(Response::new(res, url, limit))
     }
 
     /// Sends `req` through a clone of the stack made for this call, with the client's
@@ -122,22 +143,38 @@ impl Client {
         &self,
         mut req: Request<Body>,
     ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
-        self.prepare(&mut req);
+        let prepared = self.prepare(&mut req);
+        let sending = self.send_prepared(req);
+        async move {
+            prepared?;
+            sending.await
+        }
+    }
+
+    fn send_prepared(
+        &self,
+        req: Request<Body>,
+    ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
         let stack = self.shared.stack.clone();
         async move { stack.oneshot(req).await.map_err(Error::new) }
     }
 
-    fn prepare(&self, req: &mut Request<Body>) {
-        for (name, value) in &self.shared.default_headers {
+    fn prepare(&self, req: &mut Request<Body>) -> Result<(), Error> {
+        let settings = &self.shared.settings;
+        uri::check_scheme(req.uri())?;
+        uri::move_userinfo_to_authorization(req)?;
+        for (name, value) in &settings.default_headers {
             if !req.headers().contains_key(name) {
                 req.headers_mut().insert(name.clone(), value.clone());
             }
         }
-        if let Some(total) = self.shared.total_timeout
+        settings.sensitive.mark(req.headers_mut());
+        if let Some(total) = settings.total_timeout
             && Deadline::from_request(req).is_none()
         {
             Deadline::after(total).insert_into(req);
         }
+        Ok(())
     }
 }
 
@@ -186,9 +223,11 @@ impl Service<RequestBuilder> for Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.shared.settings;
         f.debug_struct("Client")
-            .field("total_timeout", &self.shared.total_timeout)
-            .field("default_headers", &self.shared.default_headers)
+            .field("total_timeout", &settings.total_timeout)
+            .field("default_headers", &settings.sensitive.redact(&settings.default_headers))
+            .field("max_response_body", &settings.max_response_body)
             .finish_non_exhaustive()
     }
 }

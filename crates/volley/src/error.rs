@@ -27,6 +27,10 @@ pub enum Kind {
     Request,
     /// The response body could not be read or decoded.
     Body,
+    /// The response body was larger than the limit for reading it into memory
+    /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body)); see
+    /// [`BodyTooLarge`].
+    BodyTooLarge,
     /// The client or a helper was configured with values that cannot work.
     Config,
     /// Anything else, such as a connection reset mid-request.
@@ -44,6 +48,7 @@ impl Kind {
             Kind::Overloaded => "overloaded",
             Kind::Request => "request",
             Kind::Body => "body",
+            Kind::BodyTooLarge => "body_too_large",
             Kind::Config => "config",
             Kind::Other => "other",
         }
@@ -99,9 +104,12 @@ impl Error {
         self.kind == Kind::Timeout
     }
 
-    /// Whether no connection could be made.
+    /// Whether no connection could be made, including a connect that ran out of time
+    /// (whose kind is [`Kind::Timeout`]).
     pub fn is_connect(&self) -> bool {
         self.kind == Kind::Connect
+            || find_cause::<hyper_util::client::legacy::Error>(&*self.inner)
+                .is_some_and(hyper_util::client::legacy::Error::is_connect)
     }
 
     /// Whether the server was throttling: a 429, or a 503 that said when to come back.
@@ -147,6 +155,51 @@ impl Error {
     /// The wrapped error.
     pub fn into_inner(self) -> BoxError {
         self.inner
+    }
+}
+
+/// A response body was larger than the limit for reading it into memory.
+///
+/// `Display`: `response body is larger than the limit of 67108864 bytes (content-length
+/// 100000000)` when the server declared its size, `response body grew past the limit of
+/// 67108864 bytes` when it did not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    pub(crate) limit: u64,
+    pub(crate) content_length: Option<u64>,
+}
+
+impl BodyTooLarge {
+    /// The limit, in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The size the server declared in `Content-Length`, when that is how the body was
+    /// refused (before reading any of it).
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+}
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.content_length {
+            Some(declared) => write!(
+                f,
+                "response body is larger than the limit of {} bytes (content-length {declared})",
+                self.limit
+            ),
+            None => write!(f, "response body grew past the limit of {} bytes", self.limit),
+        }
+    }
+}
+
+impl StdError for BodyTooLarge {}
+
+impl From<BodyTooLarge> for Error {
+    fn from(err: BodyTooLarge) -> Self {
+        Error::with_kind(Kind::BodyTooLarge, err)
     }
 }
 

@@ -40,6 +40,7 @@
 mod body;
 mod builder;
 mod client;
+mod connect;
 mod error;
 pub mod join;
 mod multipart;
@@ -47,15 +48,18 @@ mod request;
 mod response;
 mod stack;
 mod tls;
+mod uri;
 
 pub use body::Body;
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_MAX_RESPONSE_BODY};
 pub use client::Client;
-pub use error::{Error, Kind};
+pub use error::{BodyTooLarge, Error, Kind};
 pub use multipart::Multipart;
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
 
+/// Which headers are credentials, and URLs and headers printed without secrets.
+pub use volley_core::redact;
 pub use volley_retry::{Backoff, RetryBudget, RetryPolicy, StopReason};
 
 // The README's and the guides' code blocks compile and run as doctests.

@@ -7,9 +7,11 @@ use futures_core::Stream;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use serde::Serialize;
+use volley_core::redact::RedactedUrl;
 use volley_core::{BoxError, Deadline};
 
 use crate::error::Kind;
+use crate::response::BodyLimit;
 use crate::{Body, Client, Error, Multipart, Response};
 
 /// A request being put together; [`send`](RequestBuilder::send) sends it.
@@ -198,6 +200,16 @@ impl RequestBuilder {
         })
     }
 
+    /// The most bytes [`Response::bytes`], `text` and `json` read for this request, in place
+    /// of the client's [`max_response_body`](crate::ClientBuilder::max_response_body);
+    /// `None` for no limit.
+    pub fn max_response_body(self, limit: Option<u64>) -> Self {
+        self.with(|req| {
+            req.extensions_mut().insert(BodyLimit(limit));
+            Ok(())
+        })
+    }
+
     /// The request as built, without sending it.
     pub fn build(self) -> Result<Request<Body>, Error> {
         self.request
@@ -230,8 +242,8 @@ impl fmt::Debug for RequestBuilder {
             Ok(req) => f
                 .debug_struct("RequestBuilder")
                 .field("method", req.method())
-                .field("uri", req.uri())
-                .field("headers", req.headers())
+                .field("uri", &RedactedUrl(&req.uri().to_string()))
+                .field("headers", &self.client.sensitive().redact(req.headers()))
                 .finish_non_exhaustive(),
             Err(err) => {
                 f.debug_struct("RequestBuilder").field("error", err).finish_non_exhaustive()

@@ -1,16 +1,18 @@
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::{HeaderMap, StatusCode, Version};
-use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use volley_classify::{Classify, HttpClassifier, StatusError};
 use volley_core::BoxError;
+use volley_core::redact::{RedactedHeaders, RedactedUrl};
 use volley_retry::RetryInfo;
 
-use crate::error::{Error, Kind};
+use crate::builder::DEFAULT_MAX_RESPONSE_BODY;
+use crate::error::{BodyTooLarge, Error, Kind};
 
 /// The body of a response as the client's layers hand it over: any permit or timer held for
 /// the request lives until this body ends, fails or is dropped.
@@ -23,11 +25,23 @@ pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 pub struct Response {
     inner: http::Response<ResponseBody>,
     url: Option<http::Uri>,
+    /// The most bytes the buffering helpers read.
+    limit: Option<u64>,
 }
 
+/// A request's own response-body limit, set by
+/// [`RequestBuilder::max_response_body`](crate::RequestBuilder::max_response_body); it
+/// travels in the request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyLimit(pub(crate) Option<u64>);
+
 impl Response {
-    pub(crate) fn new(inner: http::Response<ResponseBody>, url: http::Uri) -> Self {
-        Self { inner, url: Some(url) }
+    pub(crate) fn new(
+        inner: http::Response<ResponseBody>,
+        url: http::Uri,
+        limit: Option<u64>,
+    ) -> Self {
+        Self { inner, url: Some(url), limit }
     }
 
     /// The status code.
@@ -78,19 +92,39 @@ impl Response {
             .with_attempts(attempts))
     }
 
-    /// The whole body.
+    /// The whole body, up to the response-body limit (64 MiB unless
+    /// [`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body) or the
+    /// request said otherwise): a larger `Content-Length` is refused before reading, and a
+    /// body that grows past the limit stops there, both with an error of kind
+    /// [`Kind::BodyTooLarge`].
     pub async fn bytes(self) -> Result<Bytes, Error> {
-        let collected = self.inner.into_body().collect().await.map_err(body_error)?;
-        Ok(collected.to_bytes())
+        let Some(limit) = self.limit else {
+            let collected = self.inner.into_body().collect().await.map_err(body_error)?;
+            return Ok(collected.to_bytes());
+        };
+        if let Some(declared) = content_length(self.inner.headers())
+            && declared > limit
+        {
+            return Err(BodyTooLarge { limit, content_length: Some(declared) }.into());
+        }
+        collect_limited(self.inner.into_body(), limit).await
     }
 
-    /// The whole body as UTF-8 text (invalid sequences replaced).
+    /// The most bytes [`bytes`](Self::bytes), [`text`](Self::text) and
+    /// [`json`](Self::json) will read; `None` for no limit.
+    pub fn max_body(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// The whole body as UTF-8 text (invalid sequences replaced), up to the response-body
+    /// limit (see [`bytes`](Self::bytes)).
     pub async fn text(self) -> Result<String, Error> {
         let bytes = self.bytes().await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// The whole body parsed as JSON.
+    /// The whole body parsed as JSON, up to the response-body limit (see
+    /// [`bytes`](Self::bytes)).
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|err| Error::with_kind(Kind::Body, err))
@@ -125,9 +159,10 @@ impl Response {
 }
 
 impl From<http::Response<ResponseBody>> for Response {
-    /// Wraps a response from the client used as a `tower::Service` (as in [`join`](crate::join)).
+    /// Wraps a response from the client used as a `tower::Service` (as in [`join`](crate::join)),
+    /// with the default response-body limit of 64 MiB.
     fn from(inner: http::Response<ResponseBody>) -> Self {
-        Self { inner, url: None }
+        Self { inner, url: None, limit: Some(DEFAULT_MAX_RESPONSE_BODY) }
     }
 }
 
@@ -140,10 +175,45 @@ fn body_error(err: BoxError) -> Error {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.url)
+            .field("url", &self.url.as_ref().map(RedactedUrl::uri))
             .field("status", &self.inner.status())
             .field("version", &self.inner.version())
-            .field("headers", self.inner.headers())
+            .field("headers", &RedactedHeaders(self.inner.headers()))
             .finish_non_exhaustive()
     }
+}
+
+/// The `Content-Length` a response declared, if it is one number.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The body's data up to `limit` bytes, failing at the first frame past it, so at most one
+/// frame more than the limit is ever held. A body of one frame is returned without a copy.
+async fn collect_limited(mut body: ResponseBody, limit: u64) -> Result<Bytes, Error> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(body_error)?.into_data() else { continue };
+        total = total.saturating_add(data.len() as u64);
+        if total > limit {
+            return Err(BodyTooLarge { limit, content_length: None }.into());
+        }
+        match (&first, &mut joined) {
+            (None, _) => first = Some(data),
+            (Some(head), None) => {
+                let mut buf = BytesMut::with_capacity(head.len() + data.len());
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&data);
+                joined = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(match (joined, first) {
+        (Some(buf), _) => buf.freeze(),
+        (None, Some(single)) => single,
+        (None, None) => Bytes::new(),
+    })
 }

@@ -20,11 +20,14 @@ use volley_ratelimit::RateLimitLayer;
 use volley_retry::{ReplayBody, RetryLayer, RetryPolicy};
 use volley_timeout::{AttemptTimeoutLayer, TotalTimeoutLayer};
 
+use crate::connect::TimedConnector;
 use crate::{Body, ResponseBody};
 
 /// Below the retry layer: requests carry replayable bodies.
 pub(crate) type Inner =
     BoxCloneSyncService<Request<ReplayBody<Body>>, Response<ResponseBody>, BoxError>;
+/// The connector under hyper-util's pool: TCP and TLS under one connect timeout.
+pub(crate) type Connector = TimedConnector<HttpsConnector<HttpConnector>>;
 /// Above the retry layer.
 pub(crate) type Outer = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
 
@@ -49,10 +52,7 @@ const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 /// clones its stack a few times per request (the request builder, the fan-out, the retry
 /// loop), so per-stage boxes added up to dozens of allocations per request. Absent layers
 /// are [`optional`] instead.
-pub(crate) fn assemble(
-    client: HyperClient<HttpsConnector<HttpConnector>, ReplayBody<Body>>,
-    layers: Layers,
-) -> Outer {
+pub(crate) fn assemble(client: HyperClient<Connector, ReplayBody<Body>>, layers: Layers) -> Outer {
     let transport = SharedTransport(Arc::new(client));
     let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), transport);
     let inner = optional(layers.concurrency, inner);
@@ -77,7 +77,7 @@ pub(crate) fn assemble(
 /// of this is one reference count. hyper-util's client sends through `&self` and is always
 /// ready, so sharing it changes nothing else.
 #[derive(Clone)]
-struct SharedTransport(Arc<HyperClient<HttpsConnector<HttpConnector>, ReplayBody<Body>>>);
+struct SharedTransport(Arc<HyperClient<Connector, ReplayBody<Body>>>);
 
 impl Service<Request<ReplayBody<Body>>> for SharedTransport {
     type Response = Response<hyper::body::Incoming>;

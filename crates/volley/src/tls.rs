@@ -1,4 +1,5 @@
-//! The transport under the stack: TCP with a connect timeout, and rustls with ring.
+//! The transport under the stack: TCP (no delay, keepalive) and rustls with ring. The
+//! connect timeout wraps all of it, in `connect.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,15 +19,35 @@ pub(crate) struct Roots<'a> {
     pub(crate) extra: &'a [CertificateDer<'static>],
 }
 
+/// TCP settings.
+pub(crate) struct Tcp {
+    /// Also given to hyper-util, which splits it between a host's addresses (so one
+    /// black-holed address does not take the whole budget); the whole connect is bounded by
+    /// the same value in `connect.rs`.
+    pub(crate) connect_timeout: Option<Duration>,
+    /// Idle time before keepalive probes; `None` leaves the system's setting.
+    pub(crate) tcp_keepalive: Option<Duration>,
+}
+
+/// Keepalive probes after the idle time: every 10 s, three of them, so a vanished peer is
+/// noticed about 30 s after the first probe rather than after Linux's default 11 minutes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+
 /// An HTTP and HTTPS connector (HTTP/1.1 and HTTP/2 by ALPN) trusting `roots`.
 pub(crate) fn connector(
-    connect_timeout: Option<Duration>,
+    tcp: &Tcp,
     roots: &Roots<'_>,
 ) -> Result<HttpsConnector<HttpConnector>, Error> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(connect_timeout);
+    http.set_connect_timeout(tcp.connect_timeout);
+    if tcp.tcp_keepalive.is_some() {
+        http.set_keepalive(tcp.tcp_keepalive);
+        http.set_keepalive_interval(Some(KEEPALIVE_INTERVAL));
+        http.set_keepalive_retries(Some(KEEPALIVE_RETRIES));
+    }
 
     let mut store = RootCertStore::empty();
     if roots.webpki {

@@ -1,6 +1,7 @@
 //! TLS verification is on by default; trusting a certificate is explicit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::Response;
@@ -15,6 +16,12 @@ use volley::{Client, Kind};
 /// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for `localhost`;
 /// returns its port and the certificate (DER).
 async fn https_server() -> (u16, Vec<u8>) {
+    let (port, cert, _accepted) = counting_https_server().await;
+    (port, cert)
+}
+
+/// [`https_server`], also counting the TCP connections it accepted.
+async fn counting_https_server() -> (u16, Vec<u8>, Arc<AtomicU64>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_der = cert.cert.der().to_vec();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
@@ -29,8 +36,11 @@ async fn https_server() -> (u16, Vec<u8>) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
@@ -45,16 +55,19 @@ async fn https_server() -> (u16, Vec<u8>) {
             });
         }
     });
-    (port, cert_der)
+    (port, cert_der, accepted)
 }
 
 #[tokio::test]
-async fn an_unknown_certificate_fails_verification_by_default() {
-    let (port, _cert) = https_server().await;
-    let client = Client::builder().retries(0).build().unwrap();
+async fn an_unknown_certificate_fails_verification_at_once_and_is_not_retried() {
+    let (port, _cert, accepted) = counting_https_server().await;
+    // The default policy retries three times; a certificate error is final.
+    let client = Client::new().unwrap();
     let err = client.get(format!("https://localhost:{port}/")).send().await.unwrap_err();
     assert_eq!(err.kind(), Kind::Connect, "{err}");
+    assert!(err.find::<rustls::Error>().is_some(), "{err}");
     assert!(err.to_string().contains("certificate"), "{err}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one attempt, no retries");
 }
 
 #[tokio::test]

@@ -1,0 +1,132 @@
+//! What the client checks and changes in a request's URI before sending it.
+
+use base64::Engine;
+use http::header::{AUTHORIZATION, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::{Request, Uri};
+
+use crate::error::Kind;
+use crate::{Body, Error};
+
+/// Refuses URLs whose scheme is not `http` or `https` before they reach the stack, so that
+/// nothing retries what can never work.
+pub(crate) fn check_scheme(uri: &Uri) -> Result<(), Error> {
+    match uri.scheme() {
+        Some(scheme) if *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS => Ok(()),
+        Some(scheme) => Err(Error::with_kind(
+            Kind::Request,
+            format!("unsupported URL scheme {:?}: volley speaks http and https", scheme.as_str()),
+        )),
+        None => Err(Error::with_kind(Kind::Request, "the URL has no scheme (http or https)")),
+    }
+}
+
+/// Turns `user:password@` in the URL into `Authorization: Basic …` (marked sensitive), unless
+/// the request already carries an `Authorization` header, and removes it from the URL.
+///
+/// Left in place, HTTP/1 would drop it silently and HTTP/2 would send it inside
+/// `:authority`, where servers log it.
+pub(crate) fn move_userinfo_to_authorization(req: &mut Request<Body>) -> Result<(), Error> {
+    let Some(authority) = req.uri().authority() else { return Ok(()) };
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else { return Ok(()) };
+    let host: Authority = host.parse().map_err(|_| {
+        Error::with_kind(Kind::Request, "the URL's host is invalid after its userinfo")
+    })?;
+    let credentials = match userinfo.split_once(':') {
+        Some((user, password)) => [percent_decode(user), b":".to_vec(), percent_decode(password)],
+        None => [percent_decode(userinfo), b":".to_vec(), Vec::new()],
+    }
+    .concat();
+    if !req.headers().contains_key(AUTHORIZATION) {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+            .map_err(|_| Error::with_kind(Kind::Request, "invalid credentials in the URL"))?;
+        value.set_sensitive(true);
+        req.headers_mut().insert(AUTHORIZATION, value);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    parts.authority = Some(host);
+    *req.uri_mut() = Uri::from_parts(parts)
+        .map_err(|_| Error::with_kind(Kind::Request, "the URL is invalid without its userinfo"))?;
+    Ok(())
+}
+
+/// `%XX` sequences decoded; anything else (a lone `%` included) kept as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes.get(i + 1..i + 3).and_then(|hex| {
+            let hex = std::str::from_utf8(hex).ok()?;
+            u8::from_str_radix(hex, 16).ok()
+        });
+        match (bytes[i], escaped) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moved(url: &str) -> (String, Option<String>) {
+        let mut req = Request::get(url).body(Body::empty()).unwrap();
+        move_userinfo_to_authorization(&mut req).unwrap();
+        let auth = req.headers().get(AUTHORIZATION).map(|value| {
+            assert!(value.is_sensitive());
+            value.to_str().unwrap().to_owned()
+        });
+        (req.uri().to_string(), auth)
+    }
+
+    #[test]
+    fn userinfo_becomes_basic_auth_and_leaves_the_url() {
+        // base64("user:p@ss w") and base64("token:")
+        assert_eq!(
+            moved("https://user:p%40ss%20w@api.example.com:8443/x?y=1"),
+            (
+                "https://api.example.com:8443/x?y=1".to_owned(),
+                Some("Basic dXNlcjpwQHNzIHc=".to_owned())
+            )
+        );
+        assert_eq!(
+            moved("http://token@h/"),
+            ("http://h/".to_owned(), Some("Basic dG9rZW46".to_owned()))
+        );
+        assert_eq!(moved("http://h/"), ("http://h/".to_owned(), None));
+    }
+
+    #[test]
+    fn an_explicit_authorization_header_wins_but_the_userinfo_still_goes() {
+        let mut req = Request::get("http://u:p@h/")
+            .header(AUTHORIZATION, "Bearer t")
+            .body(Body::empty())
+            .unwrap();
+        move_userinfo_to_authorization(&mut req).unwrap();
+        assert_eq!(req.headers()[AUTHORIZATION], "Bearer t");
+        assert_eq!(req.uri(), "http://h/");
+    }
+
+    #[test]
+    fn only_http_and_https() {
+        assert!(check_scheme(&"https://h/".parse().unwrap()).is_ok());
+        let err = check_scheme(&"ftp://h/f".parse().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), Kind::Request);
+        assert_eq!(err.to_string(), "unsupported URL scheme \"ftp\": volley speaks http and https");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a%41%zz%"), b"aA%zz%".to_vec());
+    }
+}
