@@ -213,11 +213,13 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
         return outcome;
     }
     if let Some(hyper_err) = find_cause::<hyper::Error>(err) {
-        // hyper hands a request back unsent when a pooled connection closed under it.
-        if hyper_err.is_canceled() {
+        // hyper hands a request back unsent when a pooled connection closed under it, and
+        // fails it with "channel closed" when the connection's task was gone before the
+        // request reached it (an HTTP/2 connection that just received a GOAWAY).
+        if hyper_err.is_canceled() || hyper_err.is_closed() {
             return Outcome::NotSent;
         }
-        if hyper_err.is_timeout() || hyper_err.is_incomplete_message() || hyper_err.is_closed() {
+        if hyper_err.is_timeout() || hyper_err.is_incomplete_message() {
             return Outcome::Retryable { hint: None };
         }
     }

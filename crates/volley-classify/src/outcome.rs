@@ -14,7 +14,7 @@ use crate::Hint;
 /// | 429; 503 with a server timing hint | `Throttled { hint }` |
 /// | 408, 500, 502, 503 (no hint), 504 | `Retryable { hint }` |
 /// | other 4xx and 5xx | `Fatal` |
-/// | connect error (refused, DNS, connect timeout); request handed back unsent | `NotSent` |
+/// | connect error (refused, DNS, connect timeout); request handed back unsent, or failed before reaching its connection ("channel closed") | `NotSent` |
 /// | HTTP/2 `REFUSED_STREAM`, or a graceful `GOAWAY` (`NO_ERROR`) for the stream (RFC 9113 §8.7) | `NotSent` |
 /// | TLS error (bad or unknown certificate, no shared version), unsupported URL scheme | `Fatal` |
 /// | connection reset or closed mid-exchange, `GOAWAY` with an error code, attempt timeout | `Retryable { hint: None }` |

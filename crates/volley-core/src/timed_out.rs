@@ -66,25 +66,36 @@ impl TimedOut {
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A deadline measured from another instant reads 2.499989009s: print milliseconds.
+        let after = round_to_millis(self.after);
         let phase = match self.phase {
             TimeoutPhase::Headers => "waiting for headers",
             TimeoutPhase::Body => "reading the body",
             TimeoutPhase::Connect => "connecting",
         };
         match self.kind {
-            TimeoutKind::Total => write!(f, "request timed out after {:?} {phase}", self.after),
-            TimeoutKind::Attempt => write!(f, "attempt timed out after {:?} {phase}", self.after),
+            TimeoutKind::Total => write!(f, "request timed out after {after:?} {phase}"),
+            TimeoutKind::Attempt => write!(f, "attempt timed out after {after:?} {phase}"),
             TimeoutKind::BodyIdle => {
-                write!(f, "response body stalled: no data for {:?}", self.after)
+                write!(f, "response body stalled: no data for {after:?}")
             }
             TimeoutKind::Connect => {
-                write!(f, "connect timed out after {:?} (DNS, TCP and TLS)", self.after)
+                write!(f, "connect timed out after {after:?} (DNS, TCP and TLS)")
             }
         }
     }
 }
 
 impl Error for TimedOut {}
+
+/// `d` to the nearest millisecond, unless it is under one.
+fn round_to_millis(d: Duration) -> Duration {
+    if d < Duration::from_millis(1) {
+        return d;
+    }
+    let millis = d.as_nanos().saturating_add(500_000) / 1_000_000;
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+}
 
 #[cfg(test)]
 mod tests {
@@ -118,6 +129,12 @@ mod tests {
                 "connect timed out after 5s (DNS, TCP and TLS)",
             ),
         ];
+        let odd = TimedOut::new(
+            TimeoutKind::Total,
+            Duration::from_nanos(2_499_989_009),
+            TimeoutPhase::Headers,
+        );
+        assert_eq!(odd.to_string(), "request timed out after 2.5s waiting for headers");
         for (kind, ms, phase, want) in cases {
             let err = TimedOut::new(kind, Duration::from_millis(ms), phase);
             assert_eq!(err.to_string(), want);

@@ -66,9 +66,10 @@ where
         let retries = policy.limits.max_retries != 0;
         let (mut parts, body) = req.into_parts();
         let idempotent = retries && policy.is_idempotent(&parts.method, &parts.headers);
-        // A request that may only be retried when it never left keeps no copy of its body:
-        // such a body was never read, so it can be sent again as it is.
-        let limit = if idempotent { policy.limits.replay_limit } else { 0 };
+        // A request that may only be retried when it was not processed (`NotSent`) keeps a
+        // copy of its body too: an HTTP/2 stream refused with `REFUSED_STREAM`, or cut by a
+        // graceful `GOAWAY`, may have sent its body already.
+        let limit = if retries { policy.limits.replay_limit } else { 0 };
         let body = ReplayBody::new(body, limit);
         // Built where it stays, as far as the compiler allows: it holds a copy of the head.
         let plan = retries.then(|| {

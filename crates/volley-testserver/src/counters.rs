@@ -4,7 +4,8 @@
 //!
 //! Hot-path cost: three relaxed atomic increments and one short `Mutex` hold
 //! per request (the exact-path map); a path allocates only the first time it
-//! is seen. No lock is ever held across an `.await`.
+//! is seen. The request record ([`crate::record`]) adds a copy of the head and
+//! one more short hold. No lock is ever held across an `.await`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,11 +16,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::record::Recorder;
 use crate::routes::Endpoint;
 
 /// Locks `mutex`, ignoring poisoning: every critical section here is a plain
 /// map update that leaves the map consistent even if a panic interrupted it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -81,6 +83,8 @@ pub(crate) struct Counters {
     flaky_bodies: Mutex<HashMap<String, Vec<Bytes>>>,
     retry_after: Mutex<HashMap<String, u64>>,
     windows: Mutex<HashMap<String, Window>>,
+    /// The record of request heads.
+    pub(crate) seen: Recorder,
 }
 
 impl Counters {
@@ -182,6 +186,7 @@ impl Counters {
         lock(&self.flaky_bodies).clear();
         lock(&self.retry_after).clear();
         lock(&self.windows).clear();
+        self.seen.clear();
     }
 }
 

@@ -58,17 +58,51 @@
 //! | `/flaky/{n}?key=[""]&status=[503]&retry_after=V` | `status` for the first `n` requests per path and key, then the `/get` document; `V` copied into `Retry-After` |
 //! | `/reset?after=[100]` | promises `content-length: max(1024, after + 1)`, sends `after` pattern bytes, then aborts the connection (HTTP/1) or resets the stream (HTTP/2) |
 //! | `/redirect/{n}` | `n` ≤ 100: 302 to `/redirect/{n-1}`, from `/redirect/1` to `/get`; `/redirect/0` is the `/get` document |
+//! | `/relative-redirect/{n}` | the same chain as `/redirect/{n}`: `Location: /relative-redirect/{n-1}`, last `/get` |
+//! | `/absolute-redirect/{n}` | the same chain with absolute URLs: `Location: http://{authority}/absolute-redirect/{n-1}`, last `http://{authority}/get` (the authority the request was made to) |
+//! | `/redirect-to?url=U&status_code=[302]`, any method | `status_code` (alias `status`; 300–399, else 400), empty body, `Location: U` exactly as percent-decoded from the query (so encode `&` in `U`) |
+//! | `/gzip`, `/deflate`, `/brotli`, `/zstd` | the `/get` document plus `"gzipped"` / `"deflated"` / `"brotli"` / `"zstd": true`, compressed with `Content-Encoding: gzip` / `deflate` (zlib format) / `br` / `zstd`, `content-length` of the compressed bytes |
+//! | `/bomb/{encoding}?size=[10485760]` | `size` ≤ 1 GiB zero bytes compressed with `gzip`, `deflate`, `br` (or `brotli`) or `zstd`, `content-length` of the compressed bytes (1 GiB is about 1 MB as gzip, 32 KB as zstd); built once per size, then cached |
+//! | `/cookies` | `{"cookies": {name: value}}` from every `Cookie` header (first of a repeated name wins) |
+//! | `/cookies/set?k=v&…`, `/cookies/set/{name}/{value}` | 302 to `/cookies` with `Set-Cookie: k=v; Path=/` per pair |
+//! | `/cookies/delete?k&…` | 302 to `/cookies` with `Set-Cookie: k=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/` per name |
+//! | `/cookies/set-with?name=N&value=V&path=P&domain=D&max_age=S&expires=E&samesite=X&secure&httponly` | 200, one `Set-Cookie: N=V` with only the attributes given (no default `Path`), and `{"set-cookie": that header}` |
+//! | `/response-headers?Name=Value&…`, any method | 200 with each pair as a response header, verbatim (a repeated name repeats the header), body `{name: value or [values]}`; `content-length`, `transfer-encoding`, `connection` → 400 |
 //! | `/ratelimit?limit=[10]&window_ms=[1000]&key=[""]` | a fixed-window quota per key on tokio's clock: the `/get` document, or 429 with `Retry-After` once over; always `RateLimit-Policy: "default";q=N;w=S`, `RateLimit: "default";r=R;t=T`, `RateLimit-Limit/-Remaining/-Reset` and `X-RateLimit-Limit/-Remaining/-Reset` (epoch seconds) |
 //!
 //! Time-based endpoints use `tokio::time`, so tests running the server in a
 //! runtime with a paused clock see delays elapse instantly.
+//!
+//! # Request record
+//!
+//! [`TestServer::requests`], [`TestServer::requests_to`] and
+//! [`TestServer::last_request`] return a [`SeenRequest`] (method, version, path and
+//! query, every header, body length) for each request head, kept in arrival order.
+//! The record keeps the last 10 000 requests, so a benchmark run does not grow
+//! without bound; [`TestServer::set_record_limit`] changes that, and 0 turns it off.
+//!
+//! # Fault server
+//!
+//! [`fault::FaultServer`] is a second, raw-socket server for the faults a correct HTTP
+//! server cannot produce: a refused port, a connection that is never read, a TLS
+//! handshake that stalls, headers that never come, a stalled or dripping body, a reset
+//! mid-body, a garbage status line, a 400 KB header block, an endless body, canned
+//! answers such as `429` with an absurd `Retry-After`, and, over TLS with the `h2` crate,
+//! HTTP/2 `GOAWAY`, `REFUSED_STREAM` and a black-holed connection. It counts
+//! connections, request heads and body bytes written. volley's fault matrix
+//! (`tests/tests/fault_matrix.rs`, summarised in `docs/reliability.md`) runs the client
+//! against each.
 
 mod body;
+mod bomb;
 mod counters;
 mod endpoints;
+pub mod fault;
 mod query;
+mod record;
 mod routes;
 mod server;
 
 pub use endpoints::bodies::pattern_bytes;
+pub use record::SeenRequest;
 pub use server::TestServer;

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 
 use crate::body::ResBody;
 use crate::counters::Counters;
-use crate::endpoints::{Reject, Req, auth, bodies, echo, faults, throttle};
+use crate::endpoints::{
+    Reject, Req, auth, bodies, cookies, echo, encoded, faults, redirects, throttle,
+};
 
 /// The largest request body an endpoint accepts (larger → 413).
 const MAX_REQUEST_BODY: usize = 64 * 1024 * 1024;
@@ -36,12 +38,25 @@ pub(crate) enum Endpoint {
     Redirect,
     RateLimit,
     Json,
+    RelativeRedirect,
+    AbsoluteRedirect,
+    RedirectTo,
+    Gzip,
+    Deflate,
+    Brotli,
+    Zstd,
+    Bomb,
+    Cookies,
+    CookiesSet,
+    CookiesDelete,
+    CookiesSetWith,
+    ResponseHeaders,
     NotFound,
 }
 
 impl Endpoint {
     /// Every endpoint, in declaration order (so `ALL[e as usize] == e`).
-    pub(crate) const ALL: [Self; 18] = [
+    pub(crate) const ALL: [Self; 31] = [
         Self::Get,
         Self::Anything,
         Self::Post,
@@ -59,6 +74,19 @@ impl Endpoint {
         Self::Redirect,
         Self::RateLimit,
         Self::Json,
+        Self::RelativeRedirect,
+        Self::AbsoluteRedirect,
+        Self::RedirectTo,
+        Self::Gzip,
+        Self::Deflate,
+        Self::Brotli,
+        Self::Zstd,
+        Self::Bomb,
+        Self::Cookies,
+        Self::CookiesSet,
+        Self::CookiesDelete,
+        Self::CookiesSetWith,
+        Self::ResponseHeaders,
         Self::NotFound,
     ];
 
@@ -82,6 +110,19 @@ impl Endpoint {
             Self::Redirect => "redirect",
             Self::RateLimit => "ratelimit",
             Self::Json => "json",
+            Self::RelativeRedirect => "relative-redirect",
+            Self::AbsoluteRedirect => "absolute-redirect",
+            Self::RedirectTo => "redirect-to",
+            Self::Gzip => "gzip",
+            Self::Deflate => "deflate",
+            Self::Brotli => "brotli",
+            Self::Zstd => "zstd",
+            Self::Bomb => "bomb",
+            Self::Cookies => "cookies",
+            Self::CookiesSet => "cookies-set",
+            Self::CookiesDelete => "cookies-delete",
+            Self::CookiesSetWith => "cookies-set-with",
+            Self::ResponseHeaders => "response-headers",
             Self::NotFound => "not-found",
         }
     }
@@ -95,10 +136,9 @@ impl Endpoint {
     /// segments is not found.
     pub(crate) fn from_path(path: &str) -> Self {
         let rest = path.strip_prefix('/').unwrap_or(path);
-        let (head, params) = match rest.split_once('/') {
-            Some((head, tail)) => (head, tail.split('/').count()),
-            None => (rest, 0),
-        };
+        let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let params = if rest.contains('/') { tail.split('/').count() } else { 0 };
+        let first = tail.split('/').next().unwrap_or("");
         match (head, params) {
             ("get", 0) => Self::Get,
             ("anything", _) => Self::Anything,
@@ -117,6 +157,19 @@ impl Endpoint {
             ("redirect", 1) => Self::Redirect,
             ("ratelimit", 0) => Self::RateLimit,
             ("json", 0) => Self::Json,
+            ("relative-redirect", 1) => Self::RelativeRedirect,
+            ("absolute-redirect", 1) => Self::AbsoluteRedirect,
+            ("redirect-to", 0) => Self::RedirectTo,
+            ("gzip", 0) => Self::Gzip,
+            ("deflate", 0) => Self::Deflate,
+            ("brotli", 0) => Self::Brotli,
+            ("zstd", 0) => Self::Zstd,
+            ("bomb", 1) => Self::Bomb,
+            ("cookies", 0) => Self::Cookies,
+            ("cookies", 1 | 3) if first == "set" => Self::CookiesSet,
+            ("cookies", 1) if first == "delete" => Self::CookiesDelete,
+            ("cookies", 1) if first == "set-with" => Self::CookiesSetWith,
+            ("response-headers", 0) => Self::ResponseHeaders,
             _ => Self::NotFound,
         }
     }
@@ -135,8 +188,14 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let endpoint = Endpoint::from_path(parts.uri.path());
     counters.hit(endpoint, parts.uri.path());
+    let seq = counters.seen.record(&parts);
     let _in_flight = counters.enter();
-    let body = match read_body(body, endpoint.keeps_body()).await {
+    let mut read = 0;
+    let body = read_body(body, endpoint.keeps_body(), &mut read).await;
+    if read > 0 {
+        counters.seen.body_len(seq, read);
+    }
+    let body = match body {
         Ok(body) => body,
         Err(reject) => return Ok(reject.into_response()),
     };
@@ -153,7 +212,20 @@ pub(crate) async fn handle(
         Endpoint::Delay => faults::delay(&req).await,
         Endpoint::Flaky => faults::flaky(&req, &counters),
         Endpoint::Reset => faults::reset(&req),
-        Endpoint::Redirect => faults::redirect(&req),
+        Endpoint::Redirect => redirects::plain(&req),
+        Endpoint::RelativeRedirect => redirects::relative(&req),
+        Endpoint::AbsoluteRedirect => redirects::absolute(&req),
+        Endpoint::RedirectTo => redirects::redirect_to(&req),
+        Endpoint::Gzip => encoded::gzip(&req),
+        Endpoint::Deflate => encoded::deflate(&req),
+        Endpoint::Brotli => encoded::brotli(&req),
+        Endpoint::Zstd => encoded::zstd(&req),
+        Endpoint::Bomb => encoded::bomb(&req).await,
+        Endpoint::Cookies => Ok(cookies::cookies(&req)),
+        Endpoint::CookiesSet => cookies::set(&req),
+        Endpoint::CookiesDelete => cookies::delete(&req),
+        Endpoint::CookiesSetWith => cookies::set_with(&req),
+        Endpoint::ResponseHeaders => cookies::response_headers(&req),
         Endpoint::Bytes => bodies::bytes(&req),
         Endpoint::Stream => bodies::stream(&req),
         Endpoint::Drip => bodies::drip(&req).await,
@@ -164,28 +236,30 @@ pub(crate) async fn handle(
     Ok(response.unwrap_or_else(Reject::into_response))
 }
 
-/// Reads the whole request body, keeping it only when `keep` is set.
-async fn read_body(mut body: Incoming, keep: bool) -> Result<Bytes, Reject> {
+/// Reads the whole request body, keeping it only when `keep` is set; `read` counts the
+/// bytes as they arrive, so it also tells how far a failed body got.
+async fn read_body(mut body: Incoming, keep: bool, read: &mut u64) -> Result<Bytes, Reject> {
     if body.is_end_stream() {
         return Ok(Bytes::new());
     }
-    if keep {
-        return match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
-            Err(err) => Err(Reject::bad_request(format!("reading request body: {err}"))),
-        };
-    }
-    let mut read = 0;
+    let mut kept = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame =
             frame.map_err(|err| Reject::bad_request(format!("reading request body: {err}")))?;
-        read += frame.data_ref().map_or(0, Bytes::len);
-        if read > MAX_REQUEST_BODY {
+        let Ok(data) = frame.into_data() else { continue };
+        *read += data.len() as u64;
+        if *read > MAX_REQUEST_BODY as u64 {
             return Err(too_large());
         }
+        if keep {
+            kept.push(data);
+        }
     }
-    Ok(Bytes::new())
+    Ok(match kept.len() {
+        0 => Bytes::new(),
+        1 => kept.swap_remove(0),
+        _ => Bytes::from(kept.concat()),
+    })
 }
 
 fn too_large() -> Reject {
@@ -210,5 +284,15 @@ mod tests {
         assert_eq!(Endpoint::from_path("/basic-auth/u/p"), Endpoint::BasicAuth);
         assert_eq!(Endpoint::from_path("/anything/x/y"), Endpoint::Anything);
         assert_eq!(Endpoint::from_path("/"), Endpoint::NotFound);
+        assert_eq!(Endpoint::from_path("/cookies"), Endpoint::Cookies);
+        assert_eq!(Endpoint::from_path("/cookies/"), Endpoint::NotFound);
+        assert_eq!(Endpoint::from_path("/cookies/set"), Endpoint::CookiesSet);
+        assert_eq!(Endpoint::from_path("/cookies/set/a/b"), Endpoint::CookiesSet);
+        assert_eq!(Endpoint::from_path("/cookies/set/a"), Endpoint::NotFound);
+        assert_eq!(Endpoint::from_path("/cookies/delete"), Endpoint::CookiesDelete);
+        assert_eq!(Endpoint::from_path("/cookies/set-with"), Endpoint::CookiesSetWith);
+        assert_eq!(Endpoint::from_path("/cookies/other"), Endpoint::NotFound);
+        assert_eq!(Endpoint::from_path("/bomb/gzip"), Endpoint::Bomb);
+        assert_eq!(Endpoint::from_path("/redirect-to"), Endpoint::RedirectTo);
     }
 }

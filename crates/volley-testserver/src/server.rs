@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::counters::Counters;
+use crate::record::SeenRequest;
 use crate::routes::{self, Endpoint};
 
 /// The listener, shared with the accept loop only while it polls, so that
@@ -106,7 +107,10 @@ impl TestServer {
     /// `"anything"`, `"post"` (also counts `/put`, `/patch`, `/delete`),
     /// `"headers"`, `"basic-auth"`, `"bearer"`, `"status"`, `"delay"`,
     /// `"bytes"`, `"stream"`, `"drip"`, `"retry-after"`, `"flaky"`, `"reset"`,
-    /// `"redirect"`, `"ratelimit"`, `"json"` or `"not-found"`. Any other name
+    /// `"redirect"`, `"relative-redirect"`, `"absolute-redirect"`, `"redirect-to"`,
+    /// `"ratelimit"`, `"json"`, `"gzip"`, `"deflate"`, `"brotli"`, `"zstd"`, `"bomb"`,
+    /// `"cookies"`, `"cookies-set"` (both forms), `"cookies-delete"`,
+    /// `"cookies-set-with"`, `"response-headers"` or `"not-found"`. Any other name
     /// gives 0.
     pub fn endpoint_hits(&self, endpoint: &str) -> u64 {
         Endpoint::from_name(endpoint).map_or(0, |e| self.counters.endpoint(e))
@@ -128,9 +132,61 @@ impl TestServer {
         self.counters.connections()
     }
 
-    /// Zeroes every counter (hits, throttled, connections) and forgets the
-    /// per-key state of `/flaky`, `/retry-after` and `/ratelimit`, so the
-    /// server behaves as if just started. Open connections stay open.
+    /// Every request head the server has kept, oldest first: the last 10 000 by
+    /// default (see [`set_record_limit`](Self::set_record_limit)), each recorded when
+    /// its head arrives, so tests can check which headers a client sent on each hop.
+    ///
+    /// ```
+    /// # use volley_testserver::TestServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use http_body_util::Empty;
+    /// # use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    /// let server = TestServer::start().await?;
+    /// let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    /// let request = http::Request::get(server.url("/get?x=1"))
+    ///     .header("x-trace", "abc")
+    ///     .body(Empty::new())?;
+    /// client.request(request).await?;
+    ///
+    /// let seen = server.requests();
+    /// assert_eq!(seen.len(), 1);
+    /// assert_eq!(seen[0].path_and_query, "/get?x=1");
+    /// assert_eq!(seen[0].header("x-trace"), Some("abc"));
+    /// assert_eq!(server.last_request("/get").map(|r| r.method), Some(http::Method::GET));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.counters.seen.matching(|_| true)
+    }
+
+    /// The kept requests to exactly `path` (as sent; a query in `path` is ignored),
+    /// oldest first.
+    pub fn requests_to(&self, path: &str) -> Vec<SeenRequest> {
+        let path = path.split_once('?').map_or(path, |(path, _)| path);
+        self.counters.seen.matching(|seen| seen.path() == path)
+    }
+
+    /// The newest kept request to exactly `path` (as sent; a query in `path` is
+    /// ignored).
+    pub fn last_request(&self, path: &str) -> Option<SeenRequest> {
+        let path = path.split_once('?').map_or(path, |(path, _)| path);
+        self.counters.seen.last(|seen| seen.path() == path)
+    }
+
+    /// Keeps at most the `limit` newest requests for [`requests`](Self::requests),
+    /// dropping older ones now and as new ones arrive; 0 stops recording, which makes
+    /// the hot path one atomic load cheaper than a copy of each head (for benchmarks).
+    /// Defaults to 10 000.
+    pub fn set_record_limit(&self, limit: usize) {
+        self.counters.seen.set_limit(limit);
+    }
+
+    /// Zeroes every counter (hits, throttled, connections), empties the request
+    /// record and forgets the per-key state of `/flaky`, `/retry-after` and
+    /// `/ratelimit`, so the server behaves as if just started. Open connections stay
+    /// open.
     pub fn reset_counters(&self) {
         self.counters.reset();
     }

@@ -135,3 +135,14 @@ impl fmt::Debug for Body {
         }
     }
 }
+
+/// Buffers are copied (a reference count) to resend on a 307 or 308; streams cannot be.
+impl volley_redirect::ReplayableBody for Body {
+    fn try_clone(&self) -> Option<Self> {
+        match &self.0 {
+            Kind::Empty => Some(Body::empty()),
+            Kind::Full(bytes) => Some(Self(Kind::Full(bytes.clone()))),
+            Kind::Stream(_) => None,
+        }
+    }
+}

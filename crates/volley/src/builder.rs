@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
@@ -7,9 +8,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use tower::Layer;
 use tower_service::Service;
+use volley_cookies::{CookieLayer, CookieProvider, Jar};
 use volley_core::BoxError;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
+use volley_redirect::{Policy, RedirectLayer};
 use volley_retry::RetryPolicy;
 
 use volley_core::redact::SensitiveHeaders;
@@ -19,6 +22,7 @@ use crate::connect::TimedConnector;
 use crate::error::Kind;
 use crate::stack::{self, Layers, Outer};
 use crate::tls::{self, Roots, Tcp};
+use crate::uri;
 use crate::{Body, Client, Error};
 
 /// The default for [`ClientBuilder::max_response_body`]: 64 MiB.
@@ -31,7 +35,9 @@ pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
 /// | total timeout (whole request, retries and body included) | 30 s |
 /// | attempt timeout (one attempt, head and body) | 10 s |
 /// | connect timeout (DNS, TCP and TLS together) | 5 s |
-/// | response body read by `bytes`, `text`, `json` | at most 64 MiB |
+/// | response body read by `bytes`, `text`, `json` | at most 64 MiB (decoded bytes) |
+/// | redirects | followed, at most 10; credentials removed across origins; https → http refused |
+/// | decompression | gzip, deflate, br and zstd, with `Accept-Encoding` sent |
 /// | retries | 3, full jitter 500 ms → 8 s, Retry-After honoured up to 60 s, budget 20 % + 10/s per host |
 /// | concurrency | 100 requests in flight in all, no per-host limit |
 /// | rate limit | none |
@@ -59,6 +65,12 @@ pub struct ClientBuilder {
     tcp_keepalive: Option<Duration>,
     http2_prior_knowledge: bool,
     sensitive: SensitiveHeaders,
+    redirect: Policy,
+    base_url: Option<url::Url>,
+    allow_https_to_http: bool,
+    block_private_redirects: bool,
+    decompress: bool,
+    cookies: Option<CookieLayer>,
     user_layers: Vec<Box<dyn Fn(Outer) -> Outer + Send + Sync>>,
     error: Option<Error>,
 }
@@ -84,6 +96,12 @@ impl ClientBuilder {
             tcp_keepalive: Some(Duration::from_secs(30)),
             http2_prior_knowledge: false,
             sensitive: SensitiveHeaders::new(),
+            redirect: Policy::default(),
+            base_url: None,
+            allow_https_to_http: false,
+            block_private_redirects: false,
+            decompress: true,
+            cookies: None,
             user_layers: Vec::new(),
             error: None,
         }
@@ -255,6 +273,80 @@ impl ClientBuilder {
         self
     }
 
+    /// A URL that relative request URLs are joined to, as aiohttp's `base_url`: with
+    /// `https://api.example.com/v1`, `client.get("users/1")` asks for
+    /// `https://api.example.com/v1/users/1` (a `/` is added to the base's path), while
+    /// `"/health"` replaces the path and an absolute URL ignores the base. Defaults to none:
+    /// request URLs must be absolute.
+    #[must_use]
+    pub fn base_url(mut self, base: impl AsRef<str>) -> Self {
+        match uri::base_url(base.as_ref()) {
+            Ok(url) => self.base_url = Some(url),
+            Err(err) => {
+                self.error.get_or_insert(err);
+            }
+        }
+        self
+    }
+
+    /// Which redirects to follow ([`volley::redirect::Policy`](Policy)):
+    /// [`Policy::limited(n)`](Policy::limited),
+    /// [`Policy::none()`](Policy::none) (a 3xx comes back as it is), or
+    /// [`Policy::custom`]. Whatever the policy, credentials never cross to another origin
+    /// (see [`volley_redirect::RedirectLayer`]). Defaults to following at most 10.
+    #[must_use]
+    pub fn redirect(mut self, policy: Policy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
+    /// Follows redirects from `https` to plain `http`. Defaults to `false`: such a redirect
+    /// fails with an error of kind [`Kind::Redirect`](crate::Kind::Redirect).
+    #[must_use]
+    pub fn allow_https_to_http(mut self, allow: bool) -> Self {
+        self.allow_https_to_http = allow;
+        self
+    }
+
+    /// Refuses redirects from a public target to loopback, private and link-local
+    /// addresses (cloud metadata services, admin ports), resolving names to check: for
+    /// servers that fetch URLs their users give them. Defaults to `false`.
+    #[must_use]
+    pub fn block_private_redirects(mut self, block: bool) -> Self {
+        self.block_private_redirects = block;
+        self
+    }
+
+    /// Decodes gzip, deflate, br and zstd response bodies, asking for them with
+    /// `Accept-Encoding` unless a request sets its own; `Content-Encoding` and
+    /// `Content-Length` are removed from decoded responses. The response-body limit counts
+    /// decoded bytes, so a decompression bomb stops there. Defaults to `true`.
+    #[must_use]
+    pub fn decompress(mut self, enabled: bool) -> Self {
+        self.decompress = enabled;
+        self
+    }
+
+    /// Keeps cookies in a jar of the client's own: `Set-Cookie` from every response
+    /// (redirects included) is stored and sent back where it matches (RFC 6265 domain, path,
+    /// Secure, expiry), as an aiohttp `ClientSession` does. Every clone of the client shares
+    /// the jar, so use one client per user session; a client that serves many users should
+    /// give each its own jar ([`cookie_provider`](Self::cookie_provider)) or none. Defaults
+    /// to `false`: no cookies are kept.
+    #[must_use]
+    pub fn cookie_store(mut self, enabled: bool) -> Self {
+        self.cookies = enabled.then(|| CookieLayer::new(Arc::new(Jar::new())));
+        self
+    }
+
+    /// Keeps cookies in `jar` (a [`volley::cookies::Jar`](Jar) you can share, seed and
+    /// inspect, or any [`CookieProvider`]). Defaults to none.
+    #[must_use]
+    pub fn cookie_provider<P: CookieProvider>(mut self, jar: Arc<P>) -> Self {
+        self.cookies = Some(CookieLayer::new(jar));
+        self
+    }
+
     /// Treats one more header as a credential, like `Authorization`: its values are marked
     /// sensitive on every request and never printed by `Debug`, errors or the CLI.
     /// Defaults to [`SENSITIVE_HEADERS`](volley_core::redact::SENSITIVE_HEADERS) alone.
@@ -349,6 +441,14 @@ impl ClientBuilder {
             rate_limit,
             concurrency,
             attempt_timeout: self.attempt_timeout,
+            redirect: (!self.redirect.is_none()).then(|| {
+                RedirectLayer::with_policy(self.redirect.clone())
+                    .sensitive_headers(self.sensitive.clone())
+                    .allow_https_to_http(self.allow_https_to_http)
+                    .block_private_redirects(self.block_private_redirects)
+            }),
+            decompress: self.decompress,
+            cookies: self.cookies,
             user_layers: self.user_layers,
         };
         let mut default_headers = self.default_headers;
@@ -360,6 +460,7 @@ impl ClientBuilder {
                 default_headers,
                 max_response_body: self.max_response_body,
                 sensitive: self.sensitive,
+                base_url: self.base_url,
             },
         ))
     }
@@ -385,6 +486,9 @@ impl fmt::Debug for ClientBuilder {
             .field("max_response_body", &self.max_response_body)
             .field("http2_keep_alive", &self.http2_keep_alive)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("redirect", &self.redirect)
+            .field("decompress", &self.decompress)
+            .field("cookies", &self.cookies.is_some())
             .field("extra_roots", &self.extra_roots.len())
             .field("native_roots", &self.native_roots)
             .field("user_layers", &self.user_layers.len())

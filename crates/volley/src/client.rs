@@ -56,6 +56,7 @@ pub(crate) struct Settings {
     pub(crate) default_headers: HeaderMap,
     pub(crate) max_response_body: Option<u64>,
     pub(crate) sensitive: SensitiveHeaders,
+    pub(crate) base_url: Option<url::Url>,
 }
 
 impl Client {
@@ -77,6 +78,11 @@ impl Client {
             );
         }
         Self { shared: Arc::new(Shared { stack, settings }) }
+    }
+
+    /// `url` parsed, and joined to the base URL when the client has one.
+    pub(crate) fn resolve_url(&self, url: &str) -> Result<http::Uri, Error> {
+        uri::parse_url(self.shared.settings.base_url.as_ref(), url)
     }
 
     /// The headers this client treats as credentials.
@@ -127,14 +133,16 @@ impl Client {
     /// request line or HTTP/2's `:authority`. Credential headers are marked sensitive. Only
     /// `http` and `https` URLs are accepted.
     pub async fn execute(&self, mut req: Request<Body>) -> Result<Response, Error> {
-        self.prepare(&mut req)?;
+        self.prepare(&mut req).map_err(|err| err.with_url(req.uri()))?;
         let url = req.uri().clone();
         let limit = req
             .extensions()
             .get::<BodyLimit>()
             .map_or(self.shared.settings.max_response_body, |limit| limit.0);
-        let res = self.send_prepared(req).await?;
-        Ok(Response::new(res, url, limit))
+        match self.send_prepared(req).await {
+            Ok(res) => Ok(Response::new(res, url, limit)),
+            Err(err) => Err(err.with_url(&url)),
+        }
     }
 
     /// Sends `req` through a clone of the stack made for this call, with the client's
@@ -144,10 +152,11 @@ impl Client {
         mut req: Request<Body>,
     ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
         let prepared = self.prepare(&mut req);
+        let url = req.uri().clone();
         let sending = self.send_prepared(req);
         async move {
-            prepared?;
-            sending.await
+            prepared.map_err(|err| err.with_url(&url))?;
+            sending.await.map_err(|err| err.with_url(&url))
         }
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use volley_classify::StatusError;
+use volley_core::redact::RedactedUrl;
 use volley_core::{BoxError, TimedOut, find_cause};
 use volley_limit::Overloaded;
 use volley_ratelimit::RateLimited;
@@ -31,6 +32,9 @@ pub enum Kind {
     /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body)); see
     /// [`BodyTooLarge`].
     BodyTooLarge,
+    /// A redirect was refused: too many hops, https to http, a private address
+    /// ([`volley_redirect::RedirectError`]).
+    Redirect,
     /// The client or a helper was configured with values that cannot work.
     Config,
     /// Anything else, such as a connection reset mid-request.
@@ -49,6 +53,7 @@ impl Kind {
             Kind::Request => "request",
             Kind::Body => "body",
             Kind::BodyTooLarge => "body_too_large",
+            Kind::Redirect => "redirect",
             Kind::Config => "config",
             Kind::Other => "other",
         }
@@ -74,6 +79,8 @@ pub struct Error {
     inner: BoxError,
     /// Attempts made, when known from the response this error was made from.
     attempts: Option<u32>,
+    /// The request's URL, redacted, when the error came from a request.
+    url: Option<Box<str>>,
 }
 
 impl Error {
@@ -81,12 +88,28 @@ impl Error {
     pub fn new(inner: impl Into<BoxError>) -> Self {
         match inner.into().downcast::<Error>() {
             Ok(already) => *already,
-            Err(inner) => Self { kind: kind_of(&*inner), inner, attempts: None },
+            Err(inner) => Self { kind: kind_of(&*inner), inner, attempts: None, url: None },
         }
     }
 
     pub(crate) fn with_kind(kind: Kind, inner: impl Into<BoxError>) -> Self {
-        Self { kind, inner: inner.into(), attempts: None }
+        Self { kind, inner: inner.into(), attempts: None, url: None }
+    }
+
+    /// Notes the request's URL (redacted), unless a URL is noted already.
+    pub(crate) fn with_url(mut self, uri: &http::Uri) -> Self {
+        if self.url.is_none() {
+            self.url = Some(RedactedUrl::uri(uri).into_boxed_str());
+        }
+        self
+    }
+
+    /// The URL of the request that failed, without userinfo and with secret query values
+    /// redacted (`https://api.example.com/v1/items?token=[redacted]`); the URL of the last
+    /// hop when redirects were followed. `None` for errors that came from no request
+    /// (configuration).
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
@@ -218,6 +241,9 @@ fn kind_of(err: &(dyn StdError + 'static)) -> Kind {
     if find_cause::<StatusError>(err).is_some() {
         return Kind::Status;
     }
+    if find_cause::<volley_redirect::RedirectError>(err).is_some() {
+        return Kind::Redirect;
+    }
     if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {
         return Kind::Connect;
     }
@@ -245,6 +271,7 @@ impl fmt::Debug for Error {
             .field("kind", &self.kind)
             .field("inner", &self.inner)
             .field("attempts", &self.attempts)
+            .field("url", &self.url)
             .finish()
     }
 }

@@ -58,8 +58,12 @@ pub use multipart::Multipart;
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
 
+/// The cookie jar ([`ClientBuilder::cookie_store`], [`ClientBuilder::cookie_provider`]).
+pub use volley_cookies as cookies;
 /// Which headers are credentials, and URLs and headers printed without secrets.
 pub use volley_core::redact;
+/// Redirect policies and the history a response carries ([`Response::redirects`]).
+pub use volley_redirect as redirect;
 pub use volley_retry::{Backoff, RetryBudget, RetryPolicy, StopReason};
 
 // The README's and the guides' code blocks compile and run as doctests.
@@ -74,3 +78,7 @@ pub struct ClientGuideDoctests;
 #[doc = include_str!("../../../docs/join.md")]
 #[cfg(doctest)]
 pub struct JoinGuideDoctests;
+
+#[doc = include_str!("../../../docs/redirects.md")]
+#[cfg(doctest)]
+pub struct RedirectsGuideDoctests;

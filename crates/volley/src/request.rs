@@ -27,21 +27,12 @@ pub struct RequestBuilder {
 
 impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: &str) -> Self {
-        let request = url
-            .parse::<Uri>()
-            .map_err(|err| Error::with_kind(Kind::Request, format!("invalid URL {url:?}: {err}")))
-            .and_then(|uri| {
-                if uri.scheme().is_none() || uri.authority().is_none() {
-                    return Err(Error::with_kind(
-                        Kind::Request,
-                        format!("URL {url:?} needs a scheme and a host"),
-                    ));
-                }
-                let mut req = Request::new(Body::empty());
-                *req.method_mut() = method;
-                *req.uri_mut() = uri;
-                Ok(req)
-            });
+        let request = client.resolve_url(url).map(|uri| {
+            let mut req = Request::new(Body::empty());
+            *req.method_mut() = method;
+            *req.uri_mut() = uri;
+            req
+        });
         Self { client, request }
     }
 

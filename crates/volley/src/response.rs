@@ -1,14 +1,16 @@
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
+use encoding_rs::{Encoding, UTF_8};
 use futures_core::Stream;
 use http::{HeaderMap, StatusCode, Version};
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 use serde::de::DeserializeOwned;
 use volley_classify::{Classify, HttpClassifier, StatusError};
 use volley_core::BoxError;
 use volley_core::redact::{RedactedHeaders, RedactedUrl};
+use volley_redirect::{Hop, NotFollowed, Redirects};
 use volley_retry::RetryInfo;
 
 use crate::builder::DEFAULT_MAX_RESPONSE_BODY;
@@ -59,12 +61,25 @@ impl Response {
         self.inner.version()
     }
 
-    /// The URL that was requested, when the response came from [`Client::execute`] or
-    /// [`RequestBuilder::send`](crate::RequestBuilder::send).
-    ///
-    /// [`Client::execute`]: crate::Client::execute
+    /// The URL that gave this response: the last one of a redirect chain, else the URL
+    /// requested. `None` only for a response made with `From` that never redirected.
     pub fn url(&self) -> Option<&http::Uri> {
-        self.url.as_ref()
+        match self.inner.extensions().get::<Redirects>() {
+            Some(redirects) => Some(redirects.final_url()),
+            None => self.url.as_ref(),
+        }
+    }
+
+    /// The redirects followed to get here, oldest first: each hop's URL and 3xx status.
+    /// Empty when the first URL answered.
+    pub fn redirects(&self) -> &[Hop] {
+        self.inner.extensions().get::<Redirects>().map_or(&[], Redirects::hops)
+    }
+
+    /// Why this 3xx response was handed back instead of followed (the policy, a body that
+    /// cannot be resent, an unusable `Location`), if it is one.
+    pub fn redirect_not_followed(&self) -> Option<NotFollowed> {
+        self.inner.extensions().get::<Redirects>().and_then(Redirects::not_followed)
     }
 
     /// Attempts made for this response: 1 unless the retry layer tried again.
@@ -87,9 +102,11 @@ impl Response {
             return Ok(self);
         }
         let attempts = self.attempts();
+        let url = self.url().cloned();
         let (parts, _body) = self.inner.into_parts();
-        Err(Error::new(StatusError::new(parts.status, parts.headers, outcome))
-            .with_attempts(attempts))
+        let err = Error::new(StatusError::new(parts.status, parts.headers, outcome))
+            .with_attempts(attempts);
+        Err(with_url(err, url.as_ref()))
     }
 
     /// The whole body, up to the response-body limit (64 MiB unless
@@ -98,6 +115,11 @@ impl Response {
     /// body that grows past the limit stops there, both with an error of kind
     /// [`Kind::BodyTooLarge`].
     pub async fn bytes(self) -> Result<Bytes, Error> {
+        let url = self.url().cloned();
+        self.read_all().await.map_err(|err| with_url(err, url.as_ref()))
+    }
+
+    async fn read_all(self) -> Result<Bytes, Error> {
         let Some(limit) = self.limit else {
             let collected = self.inner.into_body().collect().await.map_err(body_error)?;
             return Ok(collected.to_bytes());
@@ -116,25 +138,44 @@ impl Response {
         self.limit
     }
 
-    /// The whole body as UTF-8 text (invalid sequences replaced), up to the response-body
-    /// limit (see [`bytes`](Self::bytes)).
+    /// The whole body as text, decoded from the `charset` of its `Content-Type` (UTF-8
+    /// when it names none or one nobody knows; a byte-order mark wins over both), invalid
+    /// sequences replaced; up to the response-body limit (see [`bytes`](Self::bytes)).
     pub async fn text(self) -> Result<String, Error> {
+        self.text_with_charset("utf-8").await
+    }
+
+    /// [`text`](Self::text), with `default` (an encoding label such as `"windows-1252"`,
+    /// as the WHATWG Encoding Standard names them) where the response names no charset.
+    pub async fn text_with_charset(self, default: &str) -> Result<String, Error> {
+        let encoding = charset(self.headers())
+            .and_then(|label| Encoding::for_label(label.as_bytes()))
+            .or_else(|| Encoding::for_label(default.as_bytes()))
+            .unwrap_or(UTF_8);
         let bytes = self.bytes().await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        let (text, _encoding, _replaced) = encoding.decode(&bytes);
+        Ok(text.into_owned())
     }
 
     /// The whole body parsed as JSON, up to the response-body limit (see
     /// [`bytes`](Self::bytes)).
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url().cloned();
         let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|err| Error::with_kind(Kind::Body, err))
+        serde_json::from_slice(&bytes)
+            .map_err(|err| with_url(Error::with_kind(Kind::Body, err), url.as_ref()))
     }
 
     /// The body as a stream of chunks as they arrive, for downloads in constant memory.
     pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send {
-        futures_util::StreamExt::filter_map(self.inner.into_body().into_data_stream(), |chunk| {
-            std::future::ready(Some(chunk.map_err(body_error)))
-        })
+        let url = self.url().cloned();
+        futures_util::StreamExt::filter_map(
+            self.inner.into_body().into_data_stream(),
+            move |chunk| {
+                let chunk = chunk.map_err(|err| with_url(body_error(err), url.as_ref()));
+                std::future::ready(Some(chunk))
+            },
+        )
     }
 
     /// The next chunk of the body, or `None` at its end.
@@ -142,7 +183,9 @@ impl Response {
         loop {
             match self.inner.body_mut().frame().await {
                 None => return Ok(None),
-                Some(Err(err)) => return Err(body_error(err)),
+                Some(Err(err)) => {
+                    return Err(with_url(body_error(err), self.url().cloned().as_ref()));
+                }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         return Ok(Some(data));
@@ -175,12 +218,28 @@ fn body_error(err: BoxError) -> Error {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.url.as_ref().map(RedactedUrl::uri))
+            .field("url", &self.url().map(RedactedUrl::uri))
             .field("status", &self.inner.status())
             .field("version", &self.inner.version())
             .field("headers", &RedactedHeaders(self.inner.headers()))
             .finish_non_exhaustive()
     }
+}
+
+fn with_url(err: Error, url: Option<&http::Uri>) -> Error {
+    match url {
+        Some(url) => err.with_url(url),
+        None => err,
+    }
+}
+
+/// The `charset` parameter of the `Content-Type`, without quotes.
+fn charset(headers: &HeaderMap) -> Option<&str> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"'))
+    })
 }
 
 /// The `Content-Length` a response declared, if it is one number.

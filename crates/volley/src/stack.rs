@@ -13,10 +13,13 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
+use tower_http::decompression::DecompressionLayer;
 use tower_service::Service;
+use volley_cookies::CookieLayer;
 use volley_core::BoxError;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
+use volley_redirect::RedirectLayer;
 use volley_retry::{ReplayBody, RetryLayer, RetryPolicy};
 use volley_timeout::{AttemptTimeoutLayer, TotalTimeoutLayer};
 
@@ -37,14 +40,17 @@ pub(crate) struct Layers {
     pub(crate) rate_limit: Option<RateLimitLayer>,
     pub(crate) concurrency: Option<ConcurrencyLimitLayer>,
     pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) redirect: Option<RedirectLayer>,
+    pub(crate) cookies: Option<CookieLayer>,
+    pub(crate) decompress: bool,
     pub(crate) user_layers: Vec<Box<dyn Fn(Outer) -> Outer + Send + Sync>>,
 }
 
 /// A total timeout that never binds by itself: about 30 years once saturated.
 const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 
-/// Outer → inner: total timeout, user layers, retry, rate limit, concurrency, attempt
-/// timeout, the hyper-util client.
+/// Outer → inner: total timeout, redirects, cookies, user layers, retry, rate limit, concurrency,
+/// attempt timeout, decompression, the hyper-util client.
 ///
 /// The stack is boxed twice, not once per stage: below the retry layer (whose type must not
 /// depend on which limits are configured) and at the top. Every box costs an allocation per
@@ -54,7 +60,11 @@ const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 /// are [`optional`] instead.
 pub(crate) fn assemble(client: HyperClient<Connector, ReplayBody<Body>>, layers: Layers) -> Outer {
     let transport = SharedTransport(Arc::new(client));
-    let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), transport);
+    // Inside the attempt timeout, so decoding counts against it; below the buffering
+    // helpers, so their body limit counts decoded bytes.
+    let decompress = layers.decompress.then(DecompressionLayer::new);
+    let inner = optional(decompress, transport);
+    let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), inner);
     let inner = optional(layers.concurrency, inner);
     let inner: Inner = erase(optional(layers.rate_limit, inner));
     let retry = RetryLayer::new(layers.retry).layer(inner);
@@ -63,13 +73,15 @@ pub(crate) fn assemble(client: HyperClient<Connector, ReplayBody<Body>>, layers:
     // included.
     let total = TotalTimeoutLayer::new(NO_LIMIT);
     if layers.user_layers.is_empty() {
-        return erase(total.layer(retry));
+        let hop = optional(layers.cookies, retry);
+        return erase(total.layer(optional(layers.redirect, hop)));
     }
     let mut outer: Outer = erase(retry);
     for user_layer in layers.user_layers.iter().rev() {
         outer = user_layer(outer);
     }
-    erase(total.layer(outer))
+    let hop = optional(layers.cookies, outer);
+    erase(total.layer(optional(layers.redirect, hop)))
 }
 
 /// hyper-util's client behind an `Arc`. The retry layer clones the stage below it for every

@@ -130,3 +130,79 @@ mod tests {
         assert_eq!(percent_decode("a%41%zz%"), b"aA%zz%".to_vec());
     }
 }
+
+/// A request URL parsed with the `url` crate (IDN hosts to punycode, spaces and other
+/// characters percent-encoded), joined to `base` when there is one, as an `http::Uri`.
+pub(crate) fn parse_url(base: Option<&url::Url>, text: &str) -> Result<Uri, Error> {
+    let shown = volley_core::redact::RedactedUrl(text);
+    let parsed = match base {
+        Some(base) => base.join(text),
+        None => url::Url::parse(text),
+    };
+    let url = parsed.map_err(|err| {
+        let message = match err {
+            url::ParseError::RelativeUrlWithoutBase => {
+                format!("URL {shown:?} needs a scheme and a host (or a base URL on the client)")
+            }
+            err => format!("invalid URL {shown:?}: {err}"),
+        };
+        Error::with_kind(Kind::Request, message)
+    })?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::with_kind(
+            Kind::Request,
+            format!("URL {shown:?} needs a scheme and a host"),
+        ));
+    }
+    url.as_str()
+        .parse()
+        .map_err(|err| Error::with_kind(Kind::Request, format!("invalid URL {shown:?}: {err}")))
+}
+
+/// A base URL whose path ends with `/`, so that relative paths are added to it:
+/// `https://api.example.com/v1` and `users` give `https://api.example.com/v1/users`.
+pub(crate) fn base_url(text: &str) -> Result<url::Url, Error> {
+    let mut url = url::Url::parse(text).map_err(|err| {
+        Error::with_kind(Kind::Config, format!("invalid base URL {text:?}: {err}"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::with_kind(
+            Kind::Config,
+            format!("the base URL {text:?} needs an http or https scheme and a host"),
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_like_a_browser_would() {
+        let parsed = |text: &str| parse_url(None, text).map(|uri| uri.to_string());
+        assert_eq!(
+            parsed("http://bücher.example/ä?q=a b").unwrap(),
+            "http://xn--bcher-kva.example/%C3%A4?q=a%20b"
+        );
+        assert_eq!(parsed("HTTP://Example.COM:80/x").unwrap(), "http://example.com/x");
+        let err = parsed("/relative").unwrap_err();
+        assert!(err.to_string().contains("needs a scheme and a host"), "{err}");
+        let err = parsed("http://u:secret@exa mple.com/").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_base_url_takes_relative_paths() {
+        let base = base_url("https://api.example.com/v1").unwrap();
+        let joined = |text: &str| parse_url(Some(&base), text).unwrap().to_string();
+        assert_eq!(joined("users/1?x=1"), "https://api.example.com/v1/users/1?x=1");
+        assert_eq!(joined("/health"), "https://api.example.com/health");
+        assert_eq!(joined("https://other.example/a"), "https://other.example/a");
+        assert_eq!(base_url("ftp://x/").unwrap_err().kind(), Kind::Config);
+    }
+}

@@ -44,10 +44,17 @@ async fn counting_https_server() -> (u16, Vec<u8>, Arc<AtomicU64>) {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
-                        "secure",
-                    ))))
+                // `/to/HOST:PORT/PATH` redirects to `http://HOST:PORT/PATH`; anything else
+                // answers "secure".
+                let service = hyper::service::service_fn(|req: http::Request<_>| async move {
+                    let res = match req.uri().path().strip_prefix("/to/") {
+                        Some(target) => Response::builder()
+                            .status(302)
+                            .header("location", format!("http://{target}"))
+                            .body(Full::new(Bytes::new())),
+                        None => Ok(Response::new(Full::new(Bytes::from("secure")))),
+                    };
+                    Ok::<_, std::convert::Infallible>(res.unwrap())
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)
@@ -85,4 +92,25 @@ fn a_malformed_root_is_a_configuration_error() {
         Client::builder().add_root_certificate(b"not a certificate".to_vec()).build().unwrap_err();
     assert_eq!(err.kind(), Kind::Config);
     assert!(err.to_string().starts_with("invalid root certificate"), "{err}");
+}
+
+#[tokio::test]
+async fn a_redirect_from_https_to_http_is_refused_unless_allowed() {
+    let (port, cert) = https_server().await;
+    let plain = volley_testserver::TestServer::start().await.unwrap();
+    let url = format!("https://localhost:{port}/to/{}/get", plain.addr());
+
+    let client = Client::builder().add_root_certificate(cert.clone()).build().unwrap();
+    let err = client.get(&url).bearer_auth("t0ken").send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::Redirect, "{err}");
+    assert_eq!(err.to_string(), format!("refused redirect from https to {}", plain.url("/get")));
+    assert_eq!(plain.total_hits(), 0, "nothing was sent in the clear");
+
+    let allowing =
+        Client::builder().add_root_certificate(cert).allow_https_to_http(true).build().unwrap();
+    let res = allowing.get(&url).bearer_auth("t0ken").send().await.unwrap();
+    assert_eq!(res.url().unwrap().to_string(), plain.url("/get"));
+    let seen: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(seen["headers"].get("authorization"), None, "credentials stay on the https origin");
+    assert_eq!(plain.total_hits(), 1);
 }

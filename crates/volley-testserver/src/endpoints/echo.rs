@@ -46,18 +46,22 @@ fn args(req: &Req) -> Value {
     Value::Object(map)
 }
 
-/// The absolute URL the request was made to.
-fn url(req: &Req) -> String {
-    let uri = &req.parts.uri;
-    let host = match uri.authority() {
+/// The authority the request was made to: the URI's (HTTP/2, absolute form), else the
+/// `Host` header (lossy UTF-8), else empty.
+pub(crate) fn authority(req: &Req) -> Cow<'_, str> {
+    match req.parts.uri.authority() {
         Some(authority) => Cow::Borrowed(authority.as_str()),
         None => {
             let host = req.parts.headers.get(HOST).map(HeaderValue::as_bytes);
             String::from_utf8_lossy(host.unwrap_or_default())
         }
-    };
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    format!("http://{host}{path}")
+    }
+}
+
+/// The absolute URL the request was made to.
+fn url(req: &Req) -> String {
+    let path = req.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("http://{}{path}", authority(req))
 }
 
 /// The `/get` document: `args`, `headers`, `method`, `url`.

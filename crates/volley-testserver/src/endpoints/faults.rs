@@ -1,9 +1,8 @@
-//! Failure injection: `/status/{code}`, `/delay/{ms}`, `/flaky/{n}`, `/reset`
-//! and `/redirect/{n}`.
+//! Failure injection: `/status/{code}`, `/delay/{ms}`, `/flaky/{n}` and `/reset`.
 
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, HeaderValue, LOCATION};
+use http::header::{CONTENT_LENGTH, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
 
@@ -14,8 +13,6 @@ use crate::counters::Counters;
 
 /// The longest `/delay` (longer requests are clamped).
 pub(crate) const MAX_DELAY_MS: u64 = 60_000;
-/// The longest `/redirect` chain.
-const MAX_REDIRECTS: u64 = 100;
 /// The most bytes `/reset` sends before failing.
 const MAX_RESET_AFTER: u64 = 64 * 1024 * 1024;
 
@@ -68,23 +65,5 @@ pub(crate) fn reset(req: &Req) -> Result<Response<ResBody>, Reject> {
     let declared = after.saturating_add(1).max(1024);
     let mut response = Response::new(ResBody::reset(after, declared));
     response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(declared));
-    Ok(response)
-}
-
-/// `/redirect/{n}` (n ≤ 100): 302 to `/redirect/{n-1}`, the last hop to
-/// `/get`; `/redirect/0` is the `/get` document itself.
-pub(crate) fn redirect(req: &Req) -> Result<Response<ResBody>, Reject> {
-    let hops: u64 = req.segment_as(0, "redirect count")?;
-    if hops > MAX_REDIRECTS {
-        return Err(Reject::bad_request(format!("redirect count {hops} is over {MAX_REDIRECTS}")));
-    }
-    let location = match hops {
-        0 => return Ok(info_response(req)),
-        1 => HeaderValue::from_static("/get"),
-        n => HeaderValue::from_str(&format!("/redirect/{}", n - 1))
-            .map_err(|_| Reject::bad_request("invalid redirect location"))?,
-    };
-    let mut response = empty(StatusCode::FOUND);
-    response.headers_mut().insert(LOCATION, location);
     Ok(response)
 }

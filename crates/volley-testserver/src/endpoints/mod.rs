@@ -3,8 +3,11 @@
 
 pub(crate) mod auth;
 pub(crate) mod bodies;
+pub(crate) mod cookies;
 pub(crate) mod echo;
+pub(crate) mod encoded;
 pub(crate) mod faults;
+pub(crate) mod redirects;
 pub(crate) mod throttle;
 
 use std::borrow::Cow;

@@ -4,7 +4,11 @@ mod common;
 
 mod auth;
 mod bodies;
+mod cookies;
 mod echo;
+mod encoded;
 mod faults;
 mod lifecycle;
+mod record;
+mod redirects;
 mod throttle;
