@@ -62,6 +62,12 @@ pub trait Backend: fmt::Debug + Send + Sync + 'static {
     fn tracked_keys(&self) -> usize {
         0
     }
+
+    /// How many cooldowns the backend holds, expired ones not yet dropped included. Defaults
+    /// to 0 (not reported).
+    fn tracked_cooldowns(&self) -> usize {
+        0
+    }
 }
 
 /// A backend's answer that is not known yet: resolves to the final [`Acquire`], or an error

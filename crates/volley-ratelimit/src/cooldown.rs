@@ -1,5 +1,6 @@
 //! Server-requested cooldowns per key, consulted only while at least one exists.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -11,13 +12,21 @@ use volley_core::{Key, KeyHashBuilder};
 
 /// Enough shards that keys cooling down on many hosts rarely share a lock.
 const SHARDS: usize = 16;
+/// The most entries one shard holds…
+const PER_SHARD: usize = 4096;
+/// …so the most the map holds.
+pub(crate) const MAX_COOLDOWNS: usize = SHARDS * PER_SHARD;
 
 type Shard = Mutex<HashMap<Key, Instant, KeyHashBuilder>>;
 
-/// `key → cooling down until`, sharded by key hash.
+/// `key → cooling down until`, sharded by key hash, at most [`MAX_COOLDOWNS`] entries.
 ///
 /// The fast path is one relaxed load of `active`: while no key is cooling down (the normal
 /// case) no lock is taken and the clock is not read.
+///
+/// A new key that finds its shard full first drops the shard's expired entries, then, if
+/// it is still full, the half of them that end soonest: one O(shard) pass frees half the
+/// shard, so insertion stays amortised O(1) however many keys a crawler meets.
 #[derive(Debug)]
 pub(crate) struct Cooldowns {
     /// Entries in all shards, expired or not (they are dropped lazily).
@@ -68,11 +77,20 @@ impl Cooldowns {
                 true
             }
             None => {
+                if shard.len() >= PER_SHARD {
+                    let dropped = make_room(&mut shard);
+                    self.active.fetch_sub(dropped, Relaxed);
+                }
                 shard.insert(key.clone(), until);
                 self.active.fetch_add(1, Relaxed);
                 true
             }
         }
+    }
+
+    /// Entries in the map, expired or not (until they are dropped).
+    pub(crate) fn len(&self) -> usize {
+        self.active.load(Relaxed)
     }
 
     /// Drops every cooldown that has ended.
@@ -97,6 +115,39 @@ impl Cooldowns {
         let index = (KeyHashBuilder.hash_one(key) % SHARDS as u64) as usize;
         lock(&self.shards[index])
     }
+}
+
+/// Frees at least half of a full shard: the expired entries, then the ones that end soonest
+/// (ties broken arbitrarily). Returns how many were dropped.
+fn make_room(shard: &mut HashMap<Key, Instant, KeyHashBuilder>) -> usize {
+    let before = shard.len();
+    let now = Instant::now();
+    shard.retain(|_, until| *until > now);
+    let keep = PER_SHARD / 2;
+    if shard.len() > keep {
+        // The `keep`th latest end: entries ending before it go, and enough of those ending
+        // exactly then to leave `keep`.
+        let mut ends: Vec<Instant> = shard.values().copied().collect();
+        let cut = ends.len() - keep;
+        let (_, threshold, _) = ends.select_nth_unstable(cut);
+        let threshold = *threshold;
+        let mut surplus =
+            shard.len() - keep - ends[..cut].iter().filter(|e| **e < threshold).count();
+        shard.retain(|_, until| match (*until).cmp(&threshold) {
+            Ordering::Less => false,
+            Ordering::Equal if surplus > 0 => {
+                surplus -= 1;
+                false
+            }
+            _ => true,
+        });
+    }
+    tracing::debug!(
+        dropped = before - shard.len(),
+        kept = shard.len(),
+        "rate limit cooldown map full: dropped the expired cooldowns, then those ending soonest"
+    );
+    before - shard.len()
 }
 
 /// Every critical section is a single map update, so a panic elsewhere cannot leave a shard
@@ -127,5 +178,50 @@ mod tests {
         cooldowns.prune();
         assert_eq!(cooldowns.active.load(Relaxed), 0);
         assert_eq!(cooldowns.remaining(&b), None);
+    }
+
+    fn full_shard(ends: impl Fn(usize) -> Instant) -> HashMap<Key, Instant, KeyHashBuilder> {
+        (0..PER_SHARD).map(|i| (Key::new(format!("k{i}")), ends(i))).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn making_room_drops_expired_then_soonest_then_ties_down_to_half() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+
+        // All ending together: exactly half go, whatever the ties.
+        let mut shard = full_shard(|_| now + s(60));
+        assert_eq!(make_room(&mut shard), PER_SHARD / 2);
+        assert_eq!(shard.len(), PER_SHARD / 2);
+
+        // Ending one after another: the earlier half goes.
+        let mut shard = full_shard(|i| now + s(1 + i as u64));
+        make_room(&mut shard);
+        assert_eq!(shard.len(), PER_SHARD / 2);
+        assert!(shard.values().all(|until| *until > now + s(PER_SHARD as u64 / 2)));
+
+        // Three quarters expired: only those go, every live one stays.
+        let mut shard = full_shard(|i| if i % 4 == 0 { now + s(5) } else { now });
+        assert_eq!(make_room(&mut shard), PER_SHARD * 3 / 4);
+        assert!(shard.values().all(|until| *until == now + s(5)));
+
+        // A quarter expired, and ties at the cut: the expired, then enough of the ties.
+        let mut shard = full_shard(|i| now + s([0, 10, 10, 20][i % 4]));
+        assert_eq!(make_room(&mut shard), PER_SHARD / 2);
+        let at = |d| shard.values().filter(|until| **until == now + s(d)).count();
+        assert_eq!((at(0), at(10), at(20)), (0, PER_SHARD / 4, PER_SHARD / 4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_map_never_holds_more_than_its_bound() {
+        let cooldowns = Cooldowns::new();
+        let until = Instant::now() + Duration::from_secs(60);
+        for i in 0..MAX_COOLDOWNS * 2 {
+            cooldowns.set(&Key::new(format!("k{i}")), until);
+            assert!(cooldowns.len() <= MAX_COOLDOWNS);
+        }
+        let held: usize = cooldowns.shards.iter().map(|shard| lock(shard).len()).sum();
+        assert_eq!(held, cooldowns.len());
+        assert!(cooldowns.shards.iter().all(|shard| lock(shard).len() <= PER_SHARD));
     }
 }

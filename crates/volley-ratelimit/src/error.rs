@@ -95,6 +95,46 @@ impl fmt::Display for RateLimited {
 
 impl Error for RateLimited {}
 
+/// A rate, period and burst that cannot make a limiter, refused when it is built by
+/// [`RateLimitLayer::try_new`](crate::RateLimitLayer::try_new) and
+/// [`GovernorBackend::try_keyed`](crate::GovernorBackend::try_keyed) /
+/// [`try_global`](crate::GovernorBackend::try_global); the panicking constructors panic
+/// with the same message. See [`RateLimitLayer::try_new`](crate::RateLimitLayer::try_new)
+/// for the rules.
+///
+/// ```
+/// use std::time::Duration;
+/// use volley_ratelimit::RateLimitLayer;
+///
+/// let err = RateLimitLayer::try_new(3, Duration::from_nanos(2), 1).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid rate limit of 3 per 2ns with burst 1: faster than one per nanosecond"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    n: u32,
+    per: Duration,
+    burst: u32,
+    reason: &'static str,
+}
+
+impl ConfigError {
+    pub(crate) fn new(n: u32, per: Duration, burst: u32, reason: &'static str) -> Self {
+        Self { n, per, burst, reason }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { n, per, burst, reason } = self;
+        write!(f, "invalid rate limit of {n} per {per:?} with burst {burst}: {reason}")
+    }
+}
+
+impl Error for ConfigError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

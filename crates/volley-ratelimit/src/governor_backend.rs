@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use volley_core::{Key, KeyHashBuilder};
 
 use crate::clock::{TokioClock, TokioInstant};
-use crate::cooldown::Cooldowns;
-use crate::{Acquire, Backend};
+use crate::cooldown::{Cooldowns, MAX_COOLDOWNS};
+use crate::{Acquire, Backend, ConfigError};
 
 /// Idle keys are looked for once every this many acquires…
 const PRUNE_CHECK_EVERY: u64 = 1024;
@@ -49,9 +49,19 @@ enum Limiter {
 /// `shrink_to_fit` (dropping keys whose bucket is full again, which are indistinguishable
 /// from new ones) and drops expired cooldowns.
 ///
+/// The cooldown map holds at most [`MAX_COOLDOWNS`](Self::MAX_COOLDOWNS) keys (65,536, in 16
+/// shards of 4,096), expired or not. When a new key finds its shard full, the expired
+/// cooldowns of that shard are dropped, and if it is still full, the half of its cooldowns
+/// that end soonest are dropped too (those keys resume at once, at the rate). So a crawler
+/// throttled by a million hosts keeps at most 65,536 cooldowns, the most recent ones, and
+/// each insertion costs amortised constant time.
+///
 /// # Panics
 ///
-/// The constructors panic if `n` or `burst` is zero or `per` is zero.
+/// [`keyed`](Self::keyed) and [`global`](Self::global) panic where
+/// [`try_keyed`](Self::try_keyed) and [`try_global`](Self::try_global) return a
+/// [`ConfigError`]: see [`RateLimitLayer::try_new`](crate::RateLimitLayer::try_new) for the
+/// rules.
 pub struct GovernorBackend {
     limiter: Limiter,
     cooldowns: Cooldowns,
@@ -61,19 +71,49 @@ pub struct GovernorBackend {
 }
 
 impl GovernorBackend {
+    /// The most keys the cooldown map holds: 65,536 (see [`GovernorBackend`]).
+    pub const MAX_COOLDOWNS: usize = MAX_COOLDOWNS;
+
+    /// The longest an empty bucket may take to refill, `ceil(per / n) × burst`: 2⁶³ ns,
+    /// about 292 years. governor counts nanoseconds in a `u64` from the moment the limiter
+    /// is built; the other half of that range is left for the process's uptime.
+    pub const MAX_REFILL: Duration = Duration::from_nanos(1 << 63);
+
     /// A bucket per key: `n` tokens per `per` sustained, `burst` at once.
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_keyed`](Self::try_keyed) returns an error.
     pub fn keyed(n: u32, per: Duration, burst: u32) -> Self {
-        let quota = quota(n, per, burst);
+        Self::try_keyed(n, per, burst).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// A bucket per key: `n` tokens per `per` sustained, `burst` at once, or the reason
+    /// these cannot make a limiter (see
+    /// [`RateLimitLayer::try_new`](crate::RateLimitLayer::try_new)).
+    pub fn try_keyed(n: u32, per: Duration, burst: u32) -> Result<Self, ConfigError> {
+        let quota = quota(n, per, burst)?;
         let limiter = RateLimiter::dashmap_with_clock_and_hasher(quota, TokioClock, KeyHashBuilder);
-        Self::with(quota, Limiter::PerKey(limiter))
+        Ok(Self::with(quota, Limiter::PerKey(limiter)))
     }
 
     /// One bucket for every key: `n` tokens per `per` sustained, `burst` at once. Cooldowns
     /// are still per key, so with a per-host key function a 429 from one host pauses only
     /// that host while all hosts share one rate.
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_global`](Self::try_global) returns an error.
     pub fn global(n: u32, per: Duration, burst: u32) -> Self {
-        let quota = quota(n, per, burst);
-        Self::with(quota, Limiter::Global(RateLimiter::direct_with_clock(quota, TokioClock)))
+        Self::try_global(n, per, burst).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// One bucket for every key, as [`global`](Self::global), or the reason `n`, `per` and
+    /// `burst` cannot make a limiter (see
+    /// [`RateLimitLayer::try_new`](crate::RateLimitLayer::try_new)).
+    pub fn try_global(n: u32, per: Duration, burst: u32) -> Result<Self, ConfigError> {
+        let quota = quota(n, per, burst)?;
+        Ok(Self::with(quota, Limiter::Global(RateLimiter::direct_with_clock(quota, TokioClock))))
     }
 
     fn with(quota: Quota, limiter: Limiter) -> Self {
@@ -106,17 +146,36 @@ impl GovernorBackend {
     }
 }
 
-/// The GCRA quota for `n` per `per`, `burst` at once.
-fn quota(n: u32, per: Duration, burst: u32) -> Quota {
-    let (Some(n), Some(burst)) = (NonZeroU32::new(n), NonZeroU32::new(burst)) else {
-        panic!(
-            "rate limit of {n} per {per:?} with burst {burst}: the rate and burst must be at least 1"
-        );
+/// The GCRA quota for `n` per `per`, `burst` at once, or why governor cannot hold it.
+///
+/// governor panics (or, in release builds, silently wraps) outside this range: an interval
+/// above `u64::MAX` ns ("Duration is longer than 584 years"), an `interval × (burst - 1)`
+/// above it (an overflowing multiplication), and a theoretical arrival time (up to the
+/// uptime plus `interval × burst`) above it (an overflowing addition). An interval below
+/// 1 ns is clamped to 1 ns by governor, silently slowing the rate down.
+pub(crate) fn quota(n: u32, per: Duration, burst: u32) -> Result<Quota, ConfigError> {
+    let err = |reason| ConfigError::new(n, per, burst, reason);
+    let Some(rate) = NonZeroU32::new(n) else {
+        return Err(err("the rate must be at least 1"));
     };
-    assert!(!per.is_zero(), "rate limit of {n} per {per:?}: the period must not be zero");
-    // Faster than one token per nanosecond is the same as no limit; governor's floor is 1ns.
-    let interval = (per / n.get()).max(Duration::from_nanos(1));
-    Quota::with_period(interval).map_or(Quota::per_second(n), |q| q.allow_burst(burst))
+    if per.is_zero() {
+        return Err(err("the period must not be zero"));
+    }
+    let Some(burst) = NonZeroU32::new(burst) else {
+        return Err(err("the burst must be at least 1"));
+    };
+    if per.as_nanos() < u128::from(rate.get()) {
+        return Err(err("faster than one per nanosecond"));
+    }
+    // Rounded up: `n` intervals never add up to less than `per`, so no window of length
+    // `per` sees more than `n` tokens (with burst 1).
+    let interval = per.as_nanos().div_ceil(u128::from(rate.get()));
+    if interval * u128::from(burst.get()) > GovernorBackend::MAX_REFILL.as_nanos() {
+        return Err(err("an empty bucket would take more than 2^63 ns (292 years) to refill"));
+    }
+    let interval = u64::try_from(interval).map_err(|_| err("the interval overflows"))?;
+    let quota = Quota::with_period(Duration::from_nanos(interval));
+    quota.map(|q| q.allow_burst(burst)).ok_or_else(|| err("the interval is zero"))
 }
 
 fn wait(not_until: &NotUntil<TokioInstant>) -> Acquire {
@@ -150,6 +209,10 @@ impl Backend for GovernorBackend {
 
     fn cooldown_remaining(&self, key: &Key) -> Option<Duration> {
         self.cooldowns.remaining(key)
+    }
+
+    fn tracked_cooldowns(&self) -> usize {
+        self.cooldowns.len()
     }
 
     fn tracked_keys(&self) -> usize {

@@ -6,8 +6,8 @@ use tower_layer::Layer;
 use volley_classify::{Classify, HintParser, HttpClassifier};
 use volley_core::{ByAuthority, Key, KeyFn};
 
-use crate::RateLimit;
-use crate::shared::{Config, Rate, Shared};
+use crate::shared::{Config, DEFAULT_MAX_COOLDOWN, Rate, Shared};
+use crate::{ConfigError, RateLimit};
 
 /// Applies a keyed GCRA rate limit to every attempt: `n` per `per` sustained, `burst` at
 /// once, per host by default, slowed down by the server's 429s. See the [crate docs](crate).
@@ -18,9 +18,10 @@ use crate::shared::{Config, Rate, Shared};
 ///
 /// # Panics
 ///
-/// Zero rates, periods and bursts are refused with a panic when the layer is built
-/// ([`per_second`](Self::per_second), [`new`](Self::new), [`burst`](Self::burst)), like
-/// `tower::limit::RateLimitLayer`: they are programming errors, not runtime conditions.
+/// A rate, period and burst that cannot make a limiter (see [`try_new`](Self::try_new))
+/// panic when the layer is built ([`per_second`](Self::per_second), [`new`](Self::new),
+/// [`burst`](Self::burst)), like `tower::limit::RateLimitLayer`. Use
+/// [`try_new`](Self::try_new) for a rate that comes from configuration.
 #[derive(Clone)]
 pub struct RateLimitLayer<C = HttpClassifier> {
     shared: Arc<Shared<C>>,
@@ -31,7 +32,7 @@ impl RateLimitLayer {
     ///
     /// # Panics
     ///
-    /// If `n` is zero.
+    /// If `n` is zero or above 10⁹ (see [`try_new`](Self::try_new)).
     pub fn per_second(n: u32) -> Self {
         Self::new(n, Duration::from_secs(1))
     }
@@ -41,21 +42,52 @@ impl RateLimitLayer {
     ///
     /// # Panics
     ///
-    /// If `n` is zero or `per` is zero.
+    /// Where [`try_new`](Self::try_new) with a burst of 1 returns an error.
     pub fn new(n: u32, per: Duration) -> Self {
-        assert!(n > 0, "rate limit of 0 per {per:?}: the rate must be at least 1");
-        assert!(!per.is_zero(), "rate limit of {n} per 0s: the period must not be zero");
+        Self::try_new(n, per, 1).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// `n` requests per `per` per key, `burst` at once (see [`burst`](Self::burst)), or why
+    /// these cannot make a limiter. For a rate read from configuration: nothing panics.
+    ///
+    /// One token comes every `ceil(per / n)` (rounded up to the nanosecond, so that `n`
+    /// tokens never come faster than `per`). Refused, with a [`ConfigError`] saying why:
+    ///
+    /// - `n == 0`, `per == 0` or `burst == 0`;
+    /// - a rate faster than one per nanosecond (`per` shorter than `n` ns), which governor
+    ///   would silently clamp to one per nanosecond;
+    /// - `ceil(per / n) × burst`, the time an empty bucket takes to refill, above
+    ///   [`GovernorBackend::MAX_REFILL`](crate::GovernorBackend::MAX_REFILL) (2⁶³ ns, about
+    ///   292 years): beyond it governor panics ("Duration is longer than 584 years", an
+    ///   overflowing multiplication) or, in release builds, wraps around. For example
+    ///   `(1, Duration::MAX, 1)`, or `(1, 1 min, u32::MAX)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use volley_ratelimit::RateLimitLayer;
+    ///
+    /// let layer = RateLimitLayer::try_new(100, Duration::from_secs(60), 5).unwrap();
+    /// # drop(layer);
+    /// let err = RateLimitLayer::try_new(1, Duration::from_secs(60), u32::MAX).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid rate limit of 1 per 60s with burst 4294967295: an empty bucket would take \
+    ///      more than 2^63 ns (292 years) to refill"
+    /// );
+    /// ```
+    pub fn try_new(n: u32, per: Duration, burst: u32) -> Result<Self, ConfigError> {
         let config = Config {
             custom: None,
-            rate: Rate { n, per, burst: 1 },
+            rate: Rate { n, per, burst },
             key_fn: Some(Arc::new(ByAuthority)),
             global_key: Key::new("*"),
             max_wait: None,
+            max_cooldown: DEFAULT_MAX_COOLDOWN,
             classifier: HttpClassifier::new(),
             hints: HintParser::new(),
             feedback: true,
         };
-        Self { shared: config.build() }
+        Ok(Self { shared: config.try_build()? })
     }
 }
 
@@ -75,15 +107,17 @@ impl<C: Classify> RateLimitLayer<C> {
     ///
     /// # Panics
     ///
-    /// If `burst` is zero.
+    /// If `burst` is zero, or the rate with this burst is refused by
+    /// [`try_new`](Self::try_new) (an empty bucket taking more than 292 years to refill).
     #[must_use]
     pub fn burst(self, burst: u32) -> Self {
-        assert!(burst > 0, "rate limit burst of 0: the burst must be at least 1");
         self.with(|s| s.rate.burst = burst)
     }
 
     /// Partitions requests with `key_fn`: one bucket and one cooldown per key (per tenant,
-    /// per API token…).
+    /// per API token…). A cooldown belongs to the key of the request whose response asked
+    /// for it, not to the host: with a per-tenant key, one host's 429 pauses that tenant's
+    /// requests to every host, and no other tenant's requests, to that host included.
     ///
     /// Defaults to [`ByAuthority`] (scheme, host and port of the request URI).
     #[must_use]
@@ -92,9 +126,11 @@ impl<C: Classify> RateLimitLayer<C> {
     }
 
     /// One bucket and one cooldown for all requests, whatever their host. No key is computed
-    /// per request (a 429 from any host pauses every request). For one shared rate with
-    /// per-host cooldowns, use [`GovernorBackend::global`](crate::GovernorBackend::global)
-    /// as the [`backend`](Self::backend) instead.
+    /// per request, so a 429 with a hint (or an exhausted quota) from any one host pauses
+    /// every request through this layer, to every host, for the hint capped at
+    /// [`max_cooldown`](Self::max_cooldown). For one shared rate with per-host cooldowns,
+    /// use [`GovernorBackend::global`](crate::GovernorBackend::global) as the
+    /// [`backend`](Self::backend) instead.
     ///
     /// Defaults to per key ([`key_fn`](Self::key_fn)).
     #[must_use]
@@ -112,6 +148,21 @@ impl<C: Classify> RateLimitLayer<C> {
         self.with(|s| s.max_wait = Some(max_wait))
     }
 
+    /// The longest one response can pause a key for. A server asking for longer (a
+    /// `Retry-After` of a day, a quota reset next month) pauses the key for `max_cooldown`
+    /// only, and the layer reports it with a `tracing` event at info level carrying the
+    /// `key`, the `cooldown` set and the `requested` delay (`capped = true`). The next
+    /// request after the pause reaches the server, which may pause the key again. This is
+    /// the retry layer's `max_retry_after` default: a hint that retry refuses to sleep for
+    /// does not stall the host here for longer either. `Duration::ZERO` sets no cooldowns
+    /// at all.
+    ///
+    /// Defaults to 60 s.
+    #[must_use]
+    pub fn max_cooldown(self, max_cooldown: Duration) -> Self {
+        self.with(|s| s.max_cooldown = max_cooldown)
+    }
+
     /// Classifies responses for feedback: an [`Outcome::Throttled`] with a hint cools the
     /// key down for the hinted delay.
     ///
@@ -127,6 +178,7 @@ impl<C: Classify> RateLimitLayer<C> {
             key_fn: s.key_fn,
             global_key: s.global_key,
             max_wait: s.max_wait,
+            max_cooldown: s.max_cooldown,
             classifier,
             hints: s.hints,
             feedback: s.feedback,
@@ -171,6 +223,13 @@ impl<C: Classify> RateLimitLayer<C> {
     /// global mode `key` is ignored: there is one cooldown).
     pub fn cooldown_remaining(&self, key: &Key) -> Option<Duration> {
         self.shared.backend.cooldown_remaining(self.shared.lookup_key(key))
+    }
+
+    /// How many cooldowns the backend holds, expired ones not yet dropped included; at most
+    /// [`GovernorBackend::MAX_COOLDOWNS`](crate::GovernorBackend::MAX_COOLDOWNS) for the
+    /// default backend.
+    pub fn tracked_cooldowns(&self) -> usize {
+        self.shared.backend.tracked_cooldowns()
     }
 }
 

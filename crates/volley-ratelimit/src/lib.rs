@@ -92,9 +92,14 @@
 //! is `Throttled { hint: Some(h) }` (a 429, or a 503 with `Retry-After`), or the response's
 //! quota headers (`RateLimit`, `RateLimit-Remaining`, `X-RateLimit-Remaining`) report 0
 //! remaining with a reset, the key **cools down** until now + the delay (the longer of
-//! the two). Requests for that key, those already waiting included, wait until then, or
+//! the two), capped at [`max_cooldown`](RateLimitLayer::max_cooldown) (60 s by default; a
+//! longer request is cut to the cap and reported with an info-level `tracing` event).
+//! Requests for that key, those already waiting included, wait until then, or
 //! fail fast with [`RateLimited`] (with [`is_cooldown`](RateLimited::is_cooldown)) if that
-//! passes their deadline or `max_wait`. Other keys are unaffected. A `Throttled` outcome
+//! passes their deadline or `max_wait`. Other keys are unaffected; in
+//! [`global`](RateLimitLayer::global) mode there is one key, so one host's 429 pauses
+//! every request. At most [`GovernorBackend::MAX_COOLDOWNS`] keys cool down at once in the
+//! default backend (the ones ending soonest make room). A `Throttled` outcome
 //! without a hint sets no cooldown: there is no "until", and the retry layer's backoff
 //! paces that host. [`no_feedback`](RateLimitLayer::no_feedback) turns all of this off.
 //! While no key is cooling down, checking for cooldowns costs one relaxed atomic load.
@@ -150,7 +155,7 @@ mod wait;
 
 pub use backend::{Acquire, AcquireFuture, Backend};
 pub use clock::{TokioClock, TokioInstant};
-pub use error::{RateLimited, WaitBound};
+pub use error::{ConfigError, RateLimited, WaitBound};
 pub use governor_backend::GovernorBackend;
 pub use layer::RateLimitLayer;
 pub use service::RateLimit;

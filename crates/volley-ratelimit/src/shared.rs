@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use volley_classify::{Classify, HintParser, Outcome};
 use volley_core::{Key, KeyFn, RequestHead};
 
-use crate::{Backend, GovernorBackend};
+use crate::governor_backend;
+use crate::{Backend, ConfigError, GovernorBackend};
 
 /// A response can only report an exhausted quota through one of these (see
 /// [`HintParser::rate_limit`]); checking for them first keeps the parser off the fast path.
@@ -39,25 +40,35 @@ pub(crate) struct Config<C> {
     pub(crate) key_fn: Option<Arc<dyn KeyFn>>,
     pub(crate) global_key: Key,
     pub(crate) max_wait: Option<Duration>,
+    /// The longest pause one response can set.
+    pub(crate) max_cooldown: Duration,
     pub(crate) classifier: C,
     pub(crate) hints: HintParser,
     pub(crate) feedback: bool,
 }
 
+/// The default for `max_cooldown`: the retry layer's default `max_retry_after`.
+pub(crate) const DEFAULT_MAX_COOLDOWN: Duration = Duration::from_secs(60);
+
 impl<C> Config<C> {
     /// Fresh state for this configuration: a new default backend unless a custom one is set.
-    pub(crate) fn build(self) -> Arc<Shared<C>> {
-        let backend: Arc<dyn Backend> = match &self.custom {
-            Some(custom) => custom.clone(),
-            None => {
-                let Rate { n, per, burst } = self.rate;
-                match self.key_fn {
-                    Some(_) => Arc::new(GovernorBackend::keyed(n, per, burst)),
-                    None => Arc::new(GovernorBackend::global(n, per, burst)),
-                }
+    /// The rate is checked either way, so that a configuration is valid whatever its backend.
+    pub(crate) fn try_build(self) -> Result<Arc<Shared<C>>, ConfigError> {
+        let Rate { n, per, burst } = self.rate;
+        let backend: Arc<dyn Backend> = match (&self.custom, &self.key_fn) {
+            (Some(custom), _) => {
+                governor_backend::quota(n, per, burst)?;
+                custom.clone()
             }
+            (None, Some(_)) => Arc::new(GovernorBackend::try_keyed(n, per, burst)?),
+            (None, None) => Arc::new(GovernorBackend::try_global(n, per, burst)?),
         };
-        Arc::new(Shared { config: self, backend, waiting: Arc::new(AtomicUsize::new(0)) })
+        Ok(Arc::new(Shared { config: self, backend, waiting: Arc::new(AtomicUsize::new(0)) }))
+    }
+
+    /// [`try_build`](Self::try_build), panicking with its error.
+    pub(crate) fn build(self) -> Arc<Shared<C>> {
+        self.try_build().unwrap_or_else(|err| panic!("{err}"))
     }
 }
 
@@ -102,19 +113,34 @@ impl<C> Shared<C> {
         // Most responses carry no quota headers, and many no headers at all: skip the call.
         let headers = attempt.ok().map(Response::headers).filter(|h| !h.is_empty());
         let reset = headers.and_then(|headers| self.exhausted_quota(headers));
-        let delay = hint.max(reset.unwrap_or_default());
+        let requested = hint.max(reset.unwrap_or_default());
+        let delay = requested.min(self.config.max_cooldown);
         if delay.is_zero() {
             return;
         }
         let key = self.key(key);
+        // Cannot overflow: `Hint` and `RateLimitStatus` clamp their delays to `MAX_HINT`.
         self.backend.cool_down(key, Instant::now() + delay);
-        tracing::debug!(
-            key = %key,
-            cooldown = ?delay,
-            throttled = !hint.is_zero(),
-            quota_exhausted = reset.is_some(),
-            "rate limit key cooling down at the server's request"
-        );
+        if delay < requested {
+            tracing::info!(
+                key = %key,
+                cooldown = ?delay,
+                requested = ?requested,
+                capped = true,
+                throttled = !hint.is_zero(),
+                quota_exhausted = reset.is_some(),
+                "rate limit key cooling down for max_cooldown: the server asked for longer"
+            );
+        } else {
+            tracing::debug!(
+                key = %key,
+                cooldown = ?delay,
+                capped = false,
+                throttled = !hint.is_zero(),
+                quota_exhausted = reset.is_some(),
+                "rate limit key cooling down at the server's request"
+            );
+        }
     }
 
     /// The quota reset, if the server reports that nothing remains of it.
@@ -134,6 +160,7 @@ impl<C: fmt::Debug> fmt::Debug for Shared<C> {
             .field("backend", &self.backend)
             .field("keyed", &self.config.key_fn.is_some())
             .field("max_wait", &self.config.max_wait)
+            .field("max_cooldown", &self.config.max_cooldown)
             .field("classifier", &self.config.classifier)
             .field("feedback", &self.config.feedback)
             .finish()

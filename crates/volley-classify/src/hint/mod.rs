@@ -48,6 +48,16 @@
 //! one, and inner lists, are skipped. Only items with `r=0` and an Integer `t` ≥ 0 give a
 //! hint, the largest `t` winning. `pk` and unknown parameters are ignored.
 //!
+//! # Bounded work
+//!
+//! A response head can carry hundreds of kilobytes of headers, and these parsers run on
+//! every response a rate limiter with feedback sees, so each form costs time linear in its
+//! size, and the structured fields are capped: a `RateLimit` or `RateLimit-Policy` field
+//! longer than [`MAX_RATELIMIT_FIELD_LEN`] (4 KiB, its lines joined) is ignored whole
+//! without being parsed, and only the first [`MAX_RATELIMIT_ITEMS`] (64) members of each
+//! list are read. `RateLimit` items find their `RateLimit-Policy` item by name in one
+//! lookup; with several policies of one name, the first wins.
+//!
 //! # Example
 //!
 //! ```
@@ -77,6 +87,17 @@ pub use rate_limit::RateLimitStatus;
 
 /// The longest delay a [`Hint`] carries: 365 days. Larger values are clamped to it.
 pub const MAX_HINT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The longest `RateLimit` or `RateLimit-Policy` field read, in bytes, its lines joined with
+/// `, `: 4 KiB. A longer field is ignored whole, before any of it is parsed, like a field
+/// that does not parse. Real servers send a few dozen bytes; the cap keeps the work one
+/// response head can cause small (hyper admits heads of about 400 KB).
+pub const MAX_RATELIMIT_FIELD_LEN: usize = 4 * 1024;
+
+/// The most members of a `RateLimit` or `RateLimit-Policy` list read: 64. Members after the
+/// 64th are ignored (a `RateLimit` item among them gives no hint and no status; a policy
+/// among them is not matched).
+pub const MAX_RATELIMIT_ITEMS: usize = 64;
 
 /// A delay the server asked for, and the header that asked.
 ///
@@ -333,7 +354,8 @@ impl HintParser {
     /// `RateLimit-Policy` item of the same name), the draft ≤ 06 `RateLimit-Limit`,
     /// `-Remaining` and `-Reset`, and `X-RateLimit-Limit`, `-Remaining` and `-Reset`. A
     /// candidate needs a valid remaining count; a missing or invalid reset reads as
-    /// [`Duration::ZERO`].
+    /// [`Duration::ZERO`]. The IETF fields are read within the caps of
+    /// [Bounded work](self#bounded-work).
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};

@@ -2,7 +2,9 @@
 
 mod backend;
 mod common;
+mod config;
 mod cooldown;
+mod cooldown_cap;
 mod fail_fast;
 mod gcra;
 mod prune;
