@@ -236,3 +236,111 @@ fn sequential_vs_concurrent_shows_the_speedup() {
     assert!(sequential >= 2.0, "20 × 100 ms one after another took {sequential} s");
     assert!(concurrent < 1.0, "20 × 100 ms at once took {concurrent} s");
 }
+
+#[test]
+fn redirects_are_followed_limited_and_keep_credentials_home() {
+    let run = run("redirects");
+    assert_eq!(
+        run.line("Followed /redirect/3"),
+        "Followed /redirect/3: status 200 from /get after 3 redirects"
+    );
+    assert_eq!(
+        run.lines_starting("  302 /redirect/"),
+        ["  302 /redirect/3", "  302 /redirect/2", "  302 /redirect/1"]
+    );
+    assert_eq!(run.line("302 after a POST"), "302 after a POST: \"GET\" with 0 body bytes");
+    assert_eq!(
+        run.line("307 after a POST"),
+        "307 after a POST: \"POST\" with the body {\"age\":30,\"name\":\"Alice\"}"
+    );
+    let limited = run.line("Limited to 2");
+    assert!(
+        limited.starts_with(
+            "Limited to 2: error of kind redirect: too many redirects: stopped after 2 (the limit), \
+             the next to http://127.0.0.1:"
+        ),
+        "{limited}"
+    );
+    assert!(limited.ends_with("/get"), "{limited}");
+    assert_eq!(
+        run.line("chain:"),
+        "  chain: 302 /redirect/3, 302 /redirect/2, 302 /redirect/1 (the last one refused)"
+    );
+    assert_eq!(
+        run.line("Policy::none()"),
+        "Policy::none(): status 302 with Location /redirect/2 (1 request sent)"
+    );
+    assert_eq!(
+        run.line("same origin"),
+        "Redirected to the same origin: authorization \"Bearer s3cret-token\""
+    );
+    assert_eq!(run.line("other origin"), "Redirected to the other origin: authorization not sent");
+}
+
+#[test]
+fn cookies_are_opt_in_inspectable_and_per_user() {
+    let run = run("cookies");
+    assert_eq!(run.line("Client::new()"), "Client::new(): the server got cookies {}");
+    assert_eq!(
+        run.line("on the redirect"),
+        "cookie_store(true), on the redirect: the server got cookies {\"session\":\"abc\"}"
+    );
+    assert_eq!(
+        run.line("a later request"),
+        "cookie_store(true), a later request: the server got cookies {\"session\":\"abc\"}"
+    );
+    assert_eq!(
+        json_after(&run, "Shared jar: the server got cookies "),
+        serde_json::json!({"session": "abc", "theme": "dark"})
+    );
+    assert_eq!(run.line("holds"), "Shared jar holds 2 cookies:");
+    let mut stored = run.lines_starting("  ");
+    stored.sort_unstable();
+    assert_eq!(
+        stored,
+        [
+            "  session=abc for 127.0.0.1/ (host only: true)",
+            "  theme=dark for 127.0.0.1/ (host only: true)"
+        ]
+    );
+    assert_eq!(run.line("jar.clear()"), "After jar.clear(): the server got cookies {}");
+    assert_eq!(
+        run.lines_starting("Per-user jar: "),
+        [
+            "Per-user jar: alice's request carried {\"session\":\"alice\"} (1 cookie in the jar)",
+            "Per-user jar: bob's request carried {\"session\":\"bob\"} (1 cookie in the jar)"
+        ]
+    );
+}
+
+#[test]
+fn decompression_decodes_every_encoding_and_stops_a_bomb() {
+    let run = run("decompression");
+    for (path, flag) in
+        [("/gzip", "gzipped"), ("/brotli", "brotli"), ("/zstd", "zstd"), ("/deflate", "deflated")]
+    {
+        let line = run.line(&format!("{path}: "));
+        assert!(
+            line.starts_with(&format!(
+                "{path}: decoded JSON with {flag}=true, Content-Encoding removed, asked for \""
+            )),
+            "{line}"
+        );
+        for coding in ["gzip", "deflate", "br", "zstd"] {
+            assert!(line.contains(coding), "{coding} not in Accept-Encoding: {line}");
+        }
+    }
+    let raw = run.line("decompress(false)");
+    assert!(raw.starts_with("decompress(false): Content-Encoding gzip, "), "{raw}");
+    assert!(raw.ends_with(" bytes starting 1f 8b (the gzip magic)"), "{raw}");
+    // 100 MB of zeros compress about a thousandfold.
+    let compressed = run.number_after("100000000 bytes sent as ");
+    assert!((10_000.0..1_000_000.0).contains(&compressed), "{compressed} gzip bytes");
+    assert_eq!(
+        run.line("max_response_body"),
+        "max_response_body(1 MiB): error of kind body_too_large: response body grew past the \
+         limit of 1048576 bytes"
+    );
+    // Stopped at 1 MiB: nowhere near the time decoding 100 MB would take in a debug build.
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}

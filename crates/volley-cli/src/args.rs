@@ -95,8 +95,8 @@ pub(crate) struct ServeArgs {
 /// `volley demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// How many requests to send
-    #[arg(long, default_value = "1000", value_parser = positive)]
+    /// How many requests to send (at most 1000000)
+    #[arg(long, default_value = "1000", value_parser = demo_requests)]
     pub(crate) requests: usize,
 }
 
@@ -105,6 +105,36 @@ pub(crate) struct DemoArgs {
 pub(crate) struct Rate {
     pub(crate) n: u32,
     pub(crate) per: Duration,
+}
+
+impl Rate {
+    /// The longest an empty bucket may take to refill (2⁶³ ns, about 292 years): the
+    /// limiter's clock counts nanoseconds in 64 bits.
+    const MAX_REFILL_NANOS: u128 = 1 << 63;
+
+    /// Refuses a burst that the limiter cannot hold: `burst` attempts at one every
+    /// `per / n` must refill within [`Self::MAX_REFILL_NANOS`].
+    pub(crate) fn check_burst(self, burst: u32) -> Result<(), String> {
+        let interval = self.per.as_nanos().div_ceil(u128::from(self.n));
+        if interval * u128::from(burst) > Self::MAX_REFILL_NANOS {
+            return Err(format!(
+                "--burst {burst} is too large for --rate {}/{}: an empty bucket would take more \
+                 than 292 years to refill",
+                self.n,
+                unit(self.per)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `s`, `m` or `h`, for the periods [`parse_rate`] makes.
+fn unit(per: Duration) -> &'static str {
+    match per.as_secs() {
+        60 => "m",
+        3600 => "h",
+        _ => "s",
+    }
 }
 
 /// A timeout, or none.
@@ -119,11 +149,19 @@ fn positive(s: &str) -> Result<usize, String> {
     }
 }
 
+fn demo_requests(s: &str) -> Result<usize, String> {
+    match positive(s)? {
+        n if n > 1_000_000 => Err(format!("{n} is more than the demo's 1000000")),
+        n => Ok(n),
+    }
+}
+
 fn positive_u32(s: &str) -> Result<u32, String> {
     u32::try_from(positive(s)?).map_err(|_| format!("{s} is too large"))
 }
 
-/// `20/s`, `600/m`, `1000/h`; a bare number is per second.
+/// `20/s`, `600/m`, `1000/h`; a bare number is per second. At most one per nanosecond,
+/// beyond which the limiter cannot tell attempts apart.
 fn parse_rate(s: &str) -> Result<Rate, String> {
     let (n, unit) = s.split_once('/').unwrap_or((s, "s"));
     let per = match unit.trim() {
@@ -133,6 +171,9 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
         other => return Err(format!("unknown unit {other:?}: use N/s, N/m or N/h")),
     };
     let n = positive_u32(n.trim()).map_err(|e| format!("expected N/s, N/m or N/h: {e}"))?;
+    if u128::from(n) > per.as_nanos() {
+        return Err(format!("{s} is faster than one per nanosecond (at most 1000000000/s)"));
+    }
     Ok(Rate { n, per })
 }
 
@@ -169,11 +210,12 @@ fn parse_method(s: &str) -> Result<Method, String> {
         .map_err(|_| format!("{s:?} is not an HTTP method"))
 }
 
-/// `Name: value`.
+/// `Name: value`. Errors never repeat the value: it may be a credential.
 pub(crate) fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = s.split_once(':').ok_or_else(|| format!("{s:?} is not 'Name: value'"))?;
+    let (name, value) =
+        s.split_once(':').ok_or("a header is 'Name: value', and this has no ':'")?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("{:?} is not a header name", name.trim()))?;
+        .map_err(|_| "the part before ':' is not a header name".to_owned())?;
     let value = HeaderValue::from_str(value.trim())
         .map_err(|_| format!("invalid value for header {name}"))?;
     Ok((name, value))
@@ -191,6 +233,28 @@ mod tests {
         assert!(parse_rate("0/s").is_err());
         assert!(parse_rate("5/d").unwrap_err().contains("unknown unit"));
         assert!(parse_rate("x/s").is_err());
+        assert_eq!(
+            parse_rate("1000000000/s").map(|r| r.n),
+            Ok(1_000_000_000),
+            "one per nanosecond is the fastest"
+        );
+        assert!(parse_rate("1000000001/s").unwrap_err().contains("faster than one per nanosecond"));
+        assert!(parse_rate("4294967295").unwrap_err().contains("faster than one per nanosecond"));
+        assert!(parse_rate("4294967295/m").is_ok(), "71582788 a second");
+    }
+
+    #[test]
+    fn a_burst_must_refill_within_292_years() {
+        let hourly = parse_rate("1/h").unwrap();
+        // 3600 s × 2 562 047 = 9 223 369 200 s ≤ 2⁶³ ns ≈ 9 223 372 036.85 s.
+        assert_eq!(hourly.check_burst(2_562_047), Ok(()));
+        assert_eq!(
+            hourly.check_burst(2_562_048).unwrap_err(),
+            "--burst 2562048 is too large for --rate 1/h: an empty bucket would take more than \
+             292 years to refill"
+        );
+        assert!(hourly.check_burst(u32::MAX).is_err());
+        assert_eq!(parse_rate("1000000000/s").unwrap().check_burst(u32::MAX), Ok(()));
     }
 
     #[test]
@@ -209,8 +273,9 @@ mod tests {
     fn headers_and_methods() {
         let (name, value) = parse_header("X-Token:  abc ").unwrap();
         assert_eq!((name.as_str(), value.to_str().unwrap()), ("x-token", "abc"));
-        assert!(parse_header("no colon").is_err());
-        assert!(parse_header("bad name: x").is_err());
+        assert!(parse_header("Authorization Bearer s3cret").unwrap_err().contains("no ':'"));
+        let bad_name = parse_header("bad name: s3cret").unwrap_err();
+        assert!(!bad_name.contains("s3cret"), "{bad_name}");
         assert_eq!(parse_method("post"), Ok(Method::POST));
     }
 }

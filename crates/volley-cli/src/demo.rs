@@ -23,7 +23,7 @@ use crate::input::Line;
 use crate::item::Defaults;
 use crate::progress::Progress;
 use crate::trace::LayerCounts;
-use crate::{Exit, Fatal, demo_table, summary};
+use crate::{Exit, Fatal, console, demo_table, summary};
 
 /// The client's settings, chosen so that every layer acts and the run stays short.
 pub(crate) const CONCURRENCY: usize = 64;
@@ -98,18 +98,16 @@ fn mix(n: usize, hosts: &Hosts) -> (Vec<Line>, Vec<(&'static str, usize)>) {
 async fn closed_port() -> Result<u16, Fatal> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
-        .map_err(|err| Fatal(format!("cannot find a free port: {err}")))?;
+        .map_err(|err| Fatal::Usage(format!("cannot find a free port: {err}")))?;
     listener
         .local_addr()
         .map(|addr| addr.port())
-        .map_err(|err| Fatal(format!("cannot find a free port: {err}")))
+        .map_err(|err| Fatal::Usage(format!("cannot find a free port: {err}")))
 }
 
 /// Runs the demo; exits 0 when the run completed, whatever the requests came to.
-// The demo's report is its output.
-#[allow(clippy::print_stdout)]
 pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exit, Fatal> {
-    let start = |err: std::io::Error| Fatal(format!("cannot start the test server: {err}"));
+    let start = |err: std::io::Error| Fatal::Usage(format!("cannot start the test server: {err}"));
     let hosts = Hosts {
         api: TestServer::start().await.map_err(start)?,
         throttling: TestServer::start().await.map_err(start)?,
@@ -125,38 +123,45 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
         .timeout(Some(TOTAL_TIMEOUT))
         .connect_timeout(Some(Duration::from_secs(1)))
         .build()
-        .map_err(|err| Fatal(format!("cannot build the client: {err}")))?;
+        .map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))?;
 
-    println!("volley demo: {} requests through the standard stack", lines.len());
-    println!(
-        "  api host         http://{}  fast, slow, flaky and failing endpoints",
-        hosts.api.addr()
-    );
-    println!(
-        "  hanging host     http://{}  answers after 2 s, past the attempt timeout",
-        hosts.hanging.addr()
-    );
-    println!(
-        "  throttling host  http://{}  429 + Retry-After, and a quota of {QUOTA}/s",
-        hosts.throttling.addr()
-    );
-    println!("  refusing host    http://127.0.0.1:{}  nothing listens", hosts.closed_port);
-    println!(
-        "  client           {CONCURRENCY} in flight, {PER_HOST} per host, {RATE}/s per host (burst {BURST}), attempt timeout {}, total {}, 3 retries",
+    let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    let head = format!(
+        "volley demo: {} requests through the standard stack
+  api host         http://{}  fast, slow, flaky and failing endpoints
+  hanging host     http://{}  answers after 2 s, past the attempt timeout
+  throttling host  http://{}  429 + Retry-After, and a quota of {QUOTA}/s
+  refusing host    http://127.0.0.1:{}  nothing listens
+  client           {CONCURRENCY} in flight, {PER_HOST} per host, {RATE}/s per host (burst {BURST}), attempt timeout {}, total {}, 3 retries
+  mix              {}
+
+",
+        lines.len(),
+        hosts.api.addr(),
+        hosts.hanging.addr(),
+        hosts.throttling.addr(),
+        hosts.closed_port,
         summary::human(ATTEMPT_TIMEOUT),
         summary::human(TOTAL_TIMEOUT),
+        kinds.join(" · "),
     );
-    let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
-    println!("  mix              {}\n", kinds.join(" · "));
+    // `volley demo | head`: the reader has seen what it wanted.
+    let closed = |err: std::io::Error| Fatal::writing(&err, Exit::Ok);
+    console::print(&head).map_err(closed)?;
 
-    let progress = Progress::new(lines.len(), counts.clone(), true);
+    let progress = Progress::new(Some(lines.len()), counts.clone(), true);
     let batch =
         Batch { client, concurrency: CONCURRENCY, defaults: Defaults::default(), save_dir: None };
-    let report = run_batch(batch, lines, &progress, |_, _| Ok(())).await?;
+    let lines = futures_util::stream::iter(lines.into_iter().map(Ok));
+    let report = run_batch(batch, lines, &progress, |_, _| Ok(0)).await?;
     let snapshot = counts.snapshot();
-    print!("{}", summary::render(&report.stats, &snapshot, report.wall));
-    println!();
-    print!("{}", demo_table::render(&report.stats, &snapshot, &demo_table::Servers::of(&hosts)));
+    let servers = demo_table::Servers::of(&hosts);
+    console::print(&format!(
+        "{}\n{}",
+        summary::render(&report.stats, &snapshot, report.wall),
+        demo_table::render(&report.stats, &snapshot, &servers)
+    ))
+    .map_err(closed)?;
     Ok(Exit::Ok)
 }
 

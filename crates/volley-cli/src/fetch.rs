@@ -1,26 +1,29 @@
 //! `volley fetch`: the client from the flags, the fan-out, the records and the summary.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::task::AtomicWaker;
+use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 use volley::join::Fanout;
 use volley::{Client, RetryPolicy};
 
 use crate::args::FetchArgs;
-use crate::input::{self, Line};
-use crate::item::{self, Defaults, Done, Shared};
+use crate::input::{self, Input};
+use crate::item::{self, Defaults, Done, Job, Shared};
 use crate::output::{Record, Writer};
 use crate::progress::Progress;
 use crate::stats::{Outcome, Stats};
 use crate::summary;
 use crate::trace::LayerCounts;
-use crate::{Exit, Fatal};
+use crate::{Exit, Fatal, console, files};
 
 /// A batch of lines to send through one client.
 #[derive(Debug)]
@@ -38,15 +41,20 @@ pub(crate) struct Report {
     pub(crate) wall: Duration,
 }
 
-/// Sends every line, at most `concurrency` at once, handing each record to `sink` (with
-/// the line's 0-based index) as its request finishes.
+/// Records a run in input order may hold back for an earlier request still running; no
+/// new line is started past this, so a request that hangs cannot make the others pile up
+/// in memory (it holds the output, and the run, until its timeout).
+pub(crate) const MAX_BACKLOG: usize = 10_000;
+
+/// Sends every line of `lines`, at most `concurrency` at once, taking a line only when a
+/// slot frees. Each record goes to `sink` with the line's 0-based index as its request
+/// finishes; `sink` says how many records it holds back (see [`MAX_BACKLOG`]).
 pub(crate) async fn run_batch(
     batch: Batch,
-    lines: Vec<Line>,
+    lines: impl Stream<Item = Input> + Send + 'static,
     progress: &Progress,
-    mut sink: impl FnMut(usize, Record) -> io::Result<()>,
+    mut sink: impl FnMut(usize, Record) -> io::Result<usize>,
 ) -> Result<Report, Fatal> {
-    let numbers: Vec<usize> = lines.iter().map(|line| line.number).collect();
     let shared = Arc::new(Shared {
         client: batch.client.clone(),
         save_dir: batch.save_dir,
@@ -59,15 +67,39 @@ pub(crate) async fn run_batch(
             async move { Ok::<Done, Infallible>(item::run(shared, job).await) }
         }
     });
-    let (client, defaults) = (batch.client, batch.defaults);
-    let jobs = lines.into_iter().map(move |line| item::prepare(&client, &defaults, &line));
-    let fanout = Fanout::new(service, batch.concurrency).map_err(|err| Fatal(err.to_string()))?;
-    let mut results = fanout.unordered(jobs, |done| async move { Ok::<Done, Infallible>(done) });
+    let gate = Arc::new(Gate::default());
+    // The line number of every job started and not yet finished, for `lost`.
+    let started = Arc::new(Mutex::new(HashMap::new()));
+    let jobs = {
+        let (client, defaults) = (batch.client, batch.defaults);
+        let (gate, started) = (gate.clone(), started.clone());
+        let mut lines = Box::pin(lines);
+        let mut next_index = 0;
+        futures_util::stream::poll_fn(move |cx| {
+            if gate.closed(cx) {
+                return Poll::Pending;
+            }
+            let job = match ready!(lines.as_mut().poll_next(cx)) {
+                Some(Ok(line)) => item::prepare(&client, &defaults, &line),
+                Some(Err(bad)) => Job::refused(bad),
+                None => return Poll::Ready(None),
+            };
+            if let Ok(mut started) = started.lock() {
+                started.insert(next_index, job.line());
+            }
+            next_index += 1;
+            Poll::Ready(Some(job))
+        })
+    };
+    let fanout =
+        Fanout::new(service, batch.concurrency).map_err(|err| Fatal::Usage(err.to_string()))?;
+    let mut results =
+        fanout.unordered_stream(jobs, |done| async move { Ok::<Done, Infallible>(done) });
 
     let mut stats = Stats::default();
     while let Some((index, result)) = results.next().await {
-        let done = result
-            .unwrap_or_else(|err| lost(numbers.get(index).copied().unwrap_or_default(), &err));
+        let line = started.lock().ok().and_then(|mut started| started.remove(&index));
+        let done = result.unwrap_or_else(|err| lost(line.unwrap_or_default(), &err));
         let attempts = done.record.attempts;
         stats.add(done.outcome, attempts, done.record.bytes, done.elapsed);
         if let Some(kind) = done.timeout {
@@ -75,10 +107,37 @@ pub(crate) async fn run_batch(
         }
         stats.rate_limited += u64::from(done.rate_limited);
         progress.inc();
-        sink(index, done.record).map_err(|err| Fatal(format!("cannot write the output: {err}")))?;
+        let backlog =
+            sink(index, done.record).map_err(|err| Fatal::writing(&err, exit_for(&stats)))?;
+        gate.set_backlog(backlog);
     }
     progress.finish();
     Ok(Report { stats, wall: shared.run_started.elapsed() })
+}
+
+/// Holds new lines back while the output holds [`MAX_BACKLOG`] records or more.
+#[derive(Debug, Default)]
+struct Gate {
+    backlog: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+impl Gate {
+    /// Whether no line may start now; if so, the task is woken when one may.
+    fn closed(&self, cx: &mut Context<'_>) -> bool {
+        if self.backlog.load(Ordering::Acquire) < MAX_BACKLOG {
+            return false;
+        }
+        self.waker.register(cx.waker());
+        self.backlog.load(Ordering::Acquire) >= MAX_BACKLOG
+    }
+
+    fn set_backlog(&self, backlog: usize) {
+        self.backlog.store(backlog, Ordering::Release);
+        if backlog < MAX_BACKLOG {
+            self.waker.wake();
+        }
+    }
 }
 
 /// The record of an item whose task failed outside the request (it cannot: the service
@@ -101,11 +160,15 @@ fn lost(line: usize, err: &volley::Error) -> Done {
 
 /// `volley fetch`.
 pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<Exit, Fatal> {
-    let lines = input::read(args.input.as_deref()).map_err(Fatal)?;
+    if let Some(rate) = args.rate {
+        rate.check_burst(args.burst).map_err(Fatal::Usage)?;
+    }
+    let input = input::open(args.input.as_deref()).map_err(Fatal::Usage)?;
     let body = match args.data.as_deref() {
         Some(data) => Some(match data.strip_prefix('@') {
             Some(path) => Bytes::from(
-                std::fs::read(path).map_err(|err| Fatal(format!("cannot read {path}: {err}")))?,
+                std::fs::read(path)
+                    .map_err(|err| Fatal::Usage(format!("cannot read {path}: {err}")))?,
             ),
             None => Bytes::from(data.to_owned()),
         }),
@@ -113,36 +176,44 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
     };
     if let Some(dir) = &args.save_bodies {
         std::fs::create_dir_all(dir)
-            .map_err(|err| Fatal(format!("cannot create {}: {err}", dir.display())))?;
+            .map_err(|err| Fatal::Usage(format!("cannot create {}: {err}", dir.display())))?;
     }
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
-            File::create(path)
-                .map_err(|err| Fatal(format!("cannot create {}: {err}", path.display())))?,
+            files::create_output(path, input.file.as_ref()).map_err(Fatal::Usage)?,
         )),
         None => Box::new(BufWriter::new(io::stdout())),
     };
     let mut writer = Writer::new(out, !args.unordered);
     let client = client(&args)?;
-    let progress = Progress::new(lines.len(), counts.clone(), !args.quiet);
+    // The length of a file is worth a second read only for a bar someone sees.
+    let total = match (&args.input, &input.file) {
+        (Some(path), Some(_)) if Progress::visible(!args.quiet) => input::count(path),
+        _ => None,
+    };
+    let progress = Progress::new(total, counts.clone(), !args.quiet);
     let batch = Batch {
         client,
         concurrency: args.concurrency,
         defaults: Defaults { method: args.method.clone(), body },
         save_dir: args.save_bodies.clone(),
     };
-    let report =
-        run_batch(batch, lines, &progress, |index, record| writer.push(index, record)).await?;
-    writer.finish().map_err(|err| Fatal(format!("cannot write the output: {err}")))?;
+    let (lines, read_error) = input.reader.spawn();
+    let report = run_batch(batch, lines, &progress, |index, record| {
+        writer.push(index, record)?;
+        Ok(writer.backlog())
+    })
+    .await?;
+    let exit = exit_for(&report.stats);
+    writer.finish().map_err(|err| Fatal::writing(&err, exit))?;
     if !args.quiet {
-        let text = summary::render(&report.stats, &counts.snapshot(), report.wall);
         // The summary is for the person at the terminal; stdout carries the records.
-        #[allow(clippy::print_stderr)]
-        {
-            eprint!("{text}");
-        }
+        console::write_stderr(&summary::render(&report.stats, &counts.snapshot(), report.wall));
     }
-    Ok(exit_for(&report.stats))
+    match read_error.take() {
+        Some(message) => Err(Fatal::Usage(message)),
+        None => Ok(exit),
+    }
 }
 
 /// 2 if any line was not understood, 1 if any request failed, else 0.
@@ -174,5 +245,5 @@ fn client(args: &FetchArgs) -> Result<Client, Fatal> {
     for (name, value) in &args.headers {
         builder = builder.default_header(name.clone(), value.clone());
     }
-    builder.build().map_err(|err| Fatal(format!("cannot build the client: {err}")))
+    builder.build().map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))
 }

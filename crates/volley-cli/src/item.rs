@@ -8,9 +8,11 @@ use http::{Method, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use volley::{Body, Client, Kind};
+use volley_core::redact::RedactedUrl;
 use volley_core::{TimedOut, TimeoutKind};
 
-use crate::input::{self, Line, LineBody};
+use crate::files;
+use crate::input::{self, BadLine, Line, LineBody};
 use crate::output::{Record, millis};
 use crate::stats::Outcome;
 use crate::trace::{ItemTrace, traced};
@@ -51,13 +53,26 @@ pub(crate) struct Done {
     pub(crate) elapsed: Option<std::time::Duration>,
 }
 
+impl Job {
+    /// A line refused before it was parsed.
+    pub(crate) fn refused(bad: BadLine) -> Self {
+        Job { line: bad.number, url: None, request: Err(bad.message) }
+    }
+
+    /// The 1-based input line.
+    pub(crate) fn line(&self) -> usize {
+        self.line
+    }
+}
+
 /// Turns a line into a request with the defaults applied, or says why it cannot be one.
 pub(crate) fn prepare(client: &Client, defaults: &Defaults, line: &Line) -> Job {
     let spec = match input::parse(&line.text) {
         Ok(spec) => spec,
         Err(message) => return Job { line: line.number, url: None, request: Err(message) },
     };
-    let url = Some(spec.url.clone());
+    // Records show the URL without its credentials.
+    let url = Some(RedactedUrl(&spec.url).to_string());
     let has_body = spec.body.is_some() || defaults.body.is_some();
     let method = match spec.method {
         Some(name) => match Method::from_bytes(name.to_ascii_uppercase().as_bytes()) {
@@ -87,7 +102,7 @@ pub(crate) fn prepare(client: &Client, defaults: &Defaults, line: &Line) -> Job 
     let request = builder.build().map_err(|err| err.to_string()).and_then(|req| {
         match req.uri().scheme_str() {
             Some("http" | "https") => Ok(req),
-            _ => Err(format!("URL {:?} is not http or https", spec.url)),
+            _ => Err(format!("URL {:?} is not http or https", RedactedUrl(&spec.url))),
         }
     });
     Job { line: line.number, url, request }
@@ -190,10 +205,14 @@ async fn fetch(
     record.attempts = response.attempts();
     let mut file = match &shared.save_dir {
         Some(dir) => {
-            let path = dir.join(format!("{}.body", record.line));
-            let file = tokio::fs::File::create(&path).await.map_err(Failure::Save)?;
+            // Named by the line number only: nothing from the input reaches the path.
+            let (dir, name) = (dir.clone(), format!("{}.body", record.line));
+            let (file, path) = tokio::task::spawn_blocking(move || files::create_body(&dir, &name))
+                .await
+                .map_err(|err| Failure::Save(std::io::Error::other(err)))?
+                .map_err(Failure::Save)?;
             record.saved = Some(path.display().to_string());
-            Some(tokio::io::BufWriter::new(file))
+            Some(tokio::io::BufWriter::new(tokio::fs::File::from_std(file)))
         }
         None => None,
     };

@@ -6,11 +6,18 @@
 //! for a usage or input error (a bad flag, an unreadable file, an input line that is not
 //! a request). `volley demo` exits 0 when the run completed, failures included: they are
 //! part of the show.
+//!
+//! A closed stdout (`volley fetch urls.txt | head -3`) stops the command at once, quietly:
+//! no message, no summary, and the status of what was done until then (0 for `serve`,
+//! `demo` and `--help`), like ripgrep. No input or flag makes it panic; should a bug do
+//! so, it prints one line, not a backtrace.
 
 mod args;
+mod console;
 mod demo;
 mod demo_table;
 mod fetch;
+mod files;
 mod input;
 mod item;
 mod output;
@@ -24,7 +31,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::args::{Cli, Command};
 use crate::trace::{CountingLayer, LayerCounts};
@@ -37,13 +44,31 @@ pub(crate) enum Exit {
     Usage = 2,
 }
 
-/// A usage or input error: one line for the user, then exit 2.
+/// Why a command stopped before the end.
 #[derive(Debug)]
-pub(crate) struct Fatal(pub(crate) String);
+pub(crate) enum Fatal {
+    /// A usage or input error: one line for the user, then exit 2.
+    Usage(String),
+    /// Stdout's reader went away (`volley … | head`): stop at once, say nothing more, and
+    /// exit with this status, as ripgrep does (coreutils die of SIGPIPE, which Rust
+    /// programs ignore).
+    Closed(Exit),
+}
 
-// The binary talks to its user on stdout and stderr.
-#[allow(clippy::print_stdout, clippy::print_stderr)]
+impl Fatal {
+    /// What a failed write to the records' output or stdout means: a closed pipe ends the
+    /// run quietly with `status`; anything else (a full disk) is an error that says so.
+    pub(crate) fn writing(err: &std::io::Error, status: Exit) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            Fatal::Closed(status)
+        } else {
+            Fatal::Usage(format!("cannot write the output: {err}"))
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    console::quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
@@ -53,13 +78,13 @@ fn main() -> ExitCode {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(CountingLayer(counts.clone()));
         if tracing::subscriber::set_global_default(subscriber).is_err() {
-            eprintln!("volley: tracing was already set up; layer counts will be missing");
+            console::error("tracing was already set up; layer counts will be missing");
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("volley: cannot start the runtime: {err}");
+            console::error(&format!("cannot start the runtime: {err}"));
             return ExitCode::from(Exit::Usage as u8);
         }
     };
@@ -73,35 +98,51 @@ fn main() -> ExitCode {
     // Pooled connections and the test server's tasks need not finish.
     runtime.shutdown_background();
     match result {
-        Ok(exit) => ExitCode::from(exit as u8),
-        Err(Fatal(message)) => {
-            eprintln!("volley: {message}");
+        Ok(exit) | Err(Fatal::Closed(exit)) => ExitCode::from(exit as u8),
+        Err(Fatal::Usage(message)) => {
+            console::error(&message);
             ExitCode::from(Exit::Usage as u8)
         }
     }
 }
 
 /// Help and version go to stdout with exit 0; anything else is one line on stderr.
-#[allow(clippy::print_stdout, clippy::print_stderr)]
 fn usage_error(err: &clap::Error) -> ExitCode {
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{err}");
-            ExitCode::SUCCESS
+            // `volley --help | head -1`: the reader has what it wanted.
+            match console::print(&err.to_string()).map_err(|err| Fatal::writing(&err, Exit::Ok)) {
+                Ok(()) | Err(Fatal::Closed(_)) => ExitCode::SUCCESS,
+                Err(Fatal::Usage(message)) => {
+                    console::error(&message);
+                    ExitCode::from(Exit::Usage as u8)
+                }
+            }
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprint!("{err}");
+            console::write_stderr(&err.to_string());
             ExitCode::from(Exit::Usage as u8)
         }
         _ => {
-            // clap's first paragraph, on one line: the message, and any argument it lists.
-            let text = err.to_string();
-            let first: Vec<&str> =
-                text.lines().take_while(|line| !line.trim().is_empty()).map(str::trim).collect();
-            let first = first.join(" ");
-            let first = first.strip_prefix("error: ").unwrap_or(&first);
-            eprintln!("volley: {first} (see volley --help)");
+            console::error(&format!("{} (see volley --help)", one_line(err)));
             ExitCode::from(Exit::Usage as u8)
         }
     }
+}
+
+/// clap's first paragraph, on one line: the message, and any argument it lists. A bad
+/// `-H` value is not repeated: it may carry a credential.
+fn one_line(err: &clap::Error) -> String {
+    if err.kind() == ErrorKind::ValueValidation
+        && let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg)
+        && arg.starts_with("--header")
+    {
+        let why = std::error::Error::source(err).map(ToString::to_string).unwrap_or_default();
+        return format!("invalid value for '{arg}': {why}");
+    }
+    let text = err.to_string();
+    let first: Vec<&str> =
+        text.lines().take_while(|line| !line.trim().is_empty()).map(str::trim).collect();
+    let first = first.join(" ");
+    first.strip_prefix("error: ").unwrap_or(&first).to_owned()
 }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
+use volley_core::redact::RedactedUrl;
 
 /// What became of one input line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,9 +42,36 @@ pub(crate) struct ErrorRecord {
 }
 
 impl Record {
-    pub(crate) fn error(&mut self, kind: &str, message: impl Into<String>) {
-        self.error = Some(ErrorRecord { kind: kind.to_owned(), message: message.into() });
+    /// Sets the error; any URL in `message` is shown without its credentials.
+    pub(crate) fn error(&mut self, kind: &str, message: impl AsRef<str>) {
+        let message = redact_urls(message.as_ref());
+        self.error = Some(ErrorRecord { kind: kind.to_owned(), message });
     }
+}
+
+/// `text` with every URL in it passed through [`RedactedUrl`]: no userinfo, no secret
+/// query value. Error messages from the layers below may quote the URL they were given. A
+/// URL runs from its scheme to the next space or quote, or to the closing quote when it
+/// is quoted (an invalid URL may hold a space).
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let quote = rest[..start].chars().next_back().filter(|c| matches!(c, '"' | '\'' | '`'));
+        let end = match quote {
+            Some(quote) => rest[at..].find(quote),
+            None => rest[at..].find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`')),
+        };
+        let end = end.map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&RedactedUrl(&rest[start..end]).to_string());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Milliseconds with microsecond precision, for the records.
@@ -83,6 +111,11 @@ impl Writer {
         self.out.write_all(b"\n")?;
         // A reader downstream (jq, tail -f) sees each record as it is decided.
         self.out.flush()
+    }
+
+    /// Records finished but held back for an earlier one still running.
+    pub(crate) fn backlog(&self) -> usize {
+        self.held.len()
     }
 
     /// Writes whatever is still held (only if an index never came) and flushes.
@@ -169,5 +202,20 @@ mod tests {
         assert_eq!(json["error"]["kind"], "input");
         assert!(serde_json::to_value(record(1)).unwrap().get("error").is_none());
         assert_eq!(millis(Duration::from_micros(12_345)), 12.345);
+    }
+
+    #[test]
+    fn urls_in_messages_lose_their_credentials() {
+        let message = "invalid URL \"https://bob:hunter2@a.ex ample/x?token=t0k&page=2\": bad, \
+                       then http://b.example/?api_key=k3y and ftp://c:pw@d/";
+        assert_eq!(
+            redact_urls(message),
+            "invalid URL \"https://[redacted]@a.ex ample/x?token=[redacted]&page=2\": bad, \
+             then http://b.example/?api_key=[redacted] and ftp://[redacted]@d/"
+        );
+        assert_eq!(redact_urls("no url here: a://"), "no url here: a://");
+        let mut record = record(1);
+        record.error("connect", "cannot reach http://u:secret@h/");
+        assert_eq!(record.error.unwrap().message, "cannot reach http://[redacted]@h/");
     }
 }

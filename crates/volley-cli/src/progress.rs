@@ -16,15 +16,18 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// A bar for `total` requests, drawn if `wanted` and stderr is a terminal.
-    pub(crate) fn new(total: usize, counts: Arc<LayerCounts>, wanted: bool) -> Self {
-        let visible = wanted && std::io::stderr().is_terminal();
+    /// A bar for `total` requests (`None`: a count, the total being unknown until the
+    /// input ends), drawn if `wanted` and stderr is a terminal.
+    pub(crate) fn new(total: Option<usize>, counts: Arc<LayerCounts>, wanted: bool) -> Self {
+        let visible = Self::visible(wanted);
         let target =
             if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} {msg}",
-        ) {
+        let bar = ProgressBar::with_draw_target(total.map(|total| total as u64), target);
+        let template = match total {
+            Some(_) => "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} {msg}",
+            None => "{spinner} {elapsed_precise} {pos} done {msg}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         if visible {
@@ -33,6 +36,11 @@ impl Progress {
         let progress = Self { bar, counts };
         progress.refresh();
         progress
+    }
+
+    /// Whether a bar would be drawn: asked for, and stderr a terminal.
+    pub(crate) fn visible(wanted: bool) -> bool {
+        wanted && std::io::stderr().is_terminal()
     }
 
     /// One more request done.

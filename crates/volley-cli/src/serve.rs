@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use volley_testserver::TestServer;
 
 use crate::args::ServeArgs;
-use crate::{Exit, Fatal};
+use crate::{Exit, Fatal, console};
 
 /// Endpoints worth trying first, with what they do.
 const ENDPOINTS: [(&str, &str); 9] = [
@@ -20,20 +20,26 @@ const ENDPOINTS: [(&str, &str); 9] = [
     ("/reset", "a connection closed mid-body"),
 ];
 
-/// Serves until Ctrl-C.
-// The server's address and endpoints are this command's output.
-#[allow(clippy::print_stdout)]
+/// Serves until Ctrl-C, or until stdout's reader goes away (`volley serve | head -1`),
+/// then exits 0.
 pub(crate) async fn serve(args: ServeArgs) -> Result<Exit, Fatal> {
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let server = TestServer::bind(addr)
         .await
-        .map_err(|err| Fatal(format!("cannot listen on {addr}: {err}")))?;
+        .map_err(|err| Fatal::Usage(format!("cannot listen on {addr}: {err}")))?;
     let base = format!("http://{}", server.addr());
-    println!("listening on {base} (Ctrl-C stops)");
+    let mut banner = format!("listening on {base} (Ctrl-C stops)\n");
     for (path, what) in ENDPOINTS {
-        println!("  {base}{path:<40} {what}");
+        banner.push_str(&format!("  {base}{path:<40} {what}\n"));
     }
-    tokio::signal::ctrl_c().await.map_err(|err| Fatal(format!("cannot wait for Ctrl-C: {err}")))?;
-    println!("served {} requests", server.total_hits());
+    console::print(&banner).map_err(|err| Fatal::writing(&err, Exit::Ok))?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => {
+            stopped.map_err(|err| Fatal::Usage(format!("cannot wait for Ctrl-C: {err}")))?;
+        }
+        () = console::stdout_closed() => return Ok(Exit::Ok),
+    }
+    let served = format!("served {} requests\n", server.total_hits());
+    console::print(&served).map_err(|err| Fatal::writing(&err, Exit::Ok))?;
     Ok(Exit::Ok)
 }

@@ -202,3 +202,128 @@ async fn per_host_caps_what_the_server_sees_at_once() {
         .fold(0.0, f64::max);
     assert!(last_end >= 600.0, "{last_end}");
 }
+
+/// Records, errors and the summary show URLs without userinfo or secret query values, and
+/// no credential header value, while the request itself carries them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_records_or_stderr() {
+    let server = TestServer::start().await.unwrap();
+    let port = server.addr().port();
+    let input = [
+        format!("http://bob:hunter2@127.0.0.1:{port}/get?token=t0k3n&page=2"),
+        // Refused by the request builder, whose message quotes the URL.
+        "http://bob:hunter2@exa mple/?token=t0k3n".to_owned(),
+        // serde quotes a misplaced string in its message.
+        format!(r#"{{"url": "http://127.0.0.1:{port}/get", "headers": "Bearer s3cr3t"}}"#),
+        format!("ftp://bob:hunter2@127.0.0.1:{port}/?api_key=t0k3n"),
+        // Nothing listens on port 1: a connect error.
+        "http://bob:hunter2@127.0.0.1:1/?access_token=t0k3n".to_owned(),
+    ]
+    .join("\n");
+    let dir = scratch_dir("secrets");
+    let out = dir.join("records.jsonl");
+    let args = ["fetch", "--retries", "0", "-H", "X-Api-Key: h34d3r", "-o", out.to_str().unwrap()];
+    let run = volley(&args, &input).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let written = std::fs::read_to_string(&out).unwrap();
+    for secret in ["hunter2", "t0k3n", "s3cr3t", "h34d3r"] {
+        assert!(!written.contains(secret), "{secret} in the records: {written}");
+        assert!(!run.stderr.contains(secret), "{secret} on stderr: {}", run.stderr);
+    }
+    let records: Vec<Value> = written.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let urls: Vec<&str> = records.iter().map(|r| r["url"].as_str().unwrap_or("null")).collect();
+    assert_eq!(
+        urls,
+        [
+            format!("http://[redacted]@127.0.0.1:{port}/get?token=[redacted]&page=2").as_str(),
+            "http://[redacted]@exa mple/?token=[redacted]",
+            "null",
+            &format!("ftp://[redacted]@127.0.0.1:{port}/?api_key=[redacted]"),
+            "http://[redacted]@127.0.0.1:1/?access_token=[redacted]",
+        ]
+    );
+    let kinds: Vec<&str> =
+        records.iter().map(|r| r["error"]["kind"].as_str().unwrap_or("-")).collect();
+    assert_eq!(kinds, ["-", "input", "input", "input", "connect"]);
+    let message = records[1]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid URL \"http://[redacted]@exa mple/?token=[redacted]\": "),
+        "{message}"
+    );
+    assert!(
+        records[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON line: invalid type: a string, expected a map"),
+        "{}",
+        records[2]
+    );
+    // Only the output is redacted: the request went out with its query and its header.
+    let seen = server.last_request("/get").unwrap();
+    assert_eq!(server.total_hits(), 1);
+    assert_eq!(seen.header("x-api-key"), Some("h34d3r"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_files_never_follow_a_planted_symlink() {
+    use std::os::unix::fs::symlink;
+
+    let server = TestServer::start().await.unwrap();
+    let dir = scratch_dir("symlinks");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let kept = || std::fs::read_to_string(&victim).unwrap();
+    let input = format!("{}\n{}\n", server.url("/bytes/100"), server.url("/bytes/200"));
+
+    // -o at a symlink: refused before anything is sent.
+    let link = dir.join("records.jsonl");
+    symlink(&victim, &link).unwrap();
+    let run = volley(&["fetch", "-q", "-o", link.to_str().unwrap(), "-"], &input).await;
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    assert_eq!(
+        run.stderr,
+        format!(
+            "volley: cannot create {}: it is a symbolic link, which volley does not follow\n",
+            link.display()
+        )
+    );
+    assert_eq!((kept(), server.total_hits()), ("keep me".to_owned(), 0));
+
+    // -o naming the input file: refused, the input left whole.
+    let urls = dir.join("urls.txt");
+    std::fs::write(&urls, &input).unwrap();
+    let run =
+        volley(&["fetch", "-q", "-o", urls.to_str().unwrap(), urls.to_str().unwrap()], "").await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.ends_with("it is the input file\n"), "{}", run.stderr);
+    assert_eq!((std::fs::read_to_string(&urls).unwrap(), server.total_hits()), (input.clone(), 0));
+
+    // -o at an existing regular file: emptied, then filled with the records.
+    let plain = dir.join("plain.jsonl");
+    std::fs::write(&plain, "x".repeat(100_000)).unwrap();
+    let run = volley(&["fetch", "-q", "-o", plain.to_str().unwrap(), "-"], &input).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written = std::fs::read_to_string(&plain).unwrap();
+    assert_eq!((written.lines().count(), written.contains('x')), (2, false), "{written}");
+
+    // --save-bodies: a symlink planted as 1.body is not followed; 2.body is saved.
+    let bodies = dir.join("bodies");
+    std::fs::create_dir(&bodies).unwrap();
+    symlink(&victim, bodies.join("1.body")).unwrap();
+    let run =
+        volley(&["fetch", "-q", "--save-bodies", bodies.to_str().unwrap(), "-"], &input).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let records = run.records();
+    assert_eq!(records[0]["error"]["kind"], "save");
+    let message = records[0]["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("1.body is a symbolic link"), "{message}");
+    assert_eq!(kept(), "keep me");
+    assert_eq!(
+        std::fs::read(bodies.join("2.body")).unwrap(),
+        volley_testserver::pattern_bytes(200)
+    );
+    assert_eq!(records[1]["saved"], bodies.join("2.body").to_str().unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}

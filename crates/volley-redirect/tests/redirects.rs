@@ -37,22 +37,7 @@ async fn json(res: Response<Incoming>) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-fn redirect_to(server: &TestServer, target: &str, status: u16) -> String {
-    let target: String = form_urlencoded_byte_serialize(target);
-    server.url(&format!("/redirect-to?url={target}&status_code={status}"))
-}
 
-/// Percent-encodes everything but unreserved characters.
-fn form_urlencoded_byte_serialize(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn get(url: &str) -> http::request::Builder {
     Request::get(url)
@@ -77,7 +62,7 @@ async fn credentials_stay_on_their_origin() {
     };
 
     // Same origin: everything arrives.
-    let res = send(&svc, with_secrets(&redirect_to(&a, "/headers", 302))).await.unwrap();
+    let res = send(&svc, with_secrets(&a.redirect_to("/headers", 302))).await.unwrap();
     let seen = json(res).await;
     for (name, value) in [
         ("authorization", "Bearer t0ken"),
@@ -89,7 +74,7 @@ async fn credentials_stay_on_their_origin() {
     }
 
     // Another origin (another port): the credentials are gone, the rest stays.
-    let res = send(&svc, with_secrets(&redirect_to(&a, &b.url("/headers"), 302))).await.unwrap();
+    let res = send(&svc, with_secrets(&a.redirect_to(&b.url("/headers"), 302))).await.unwrap();
     let redirects = res.extensions().get::<Redirects>().unwrap().clone();
     let seen = json(res).await;
     for name in ["authorization", "cookie", "x-api-key", "x-tenant-secret"] {
@@ -115,14 +100,14 @@ async fn a_307_replays_the_post_body_and_a_303_turns_it_into_a_get() {
             .unwrap()
     };
 
-    let res = send(&svc, post(redirect_to(&server, "/anything", 307))).await.unwrap();
+    let res = send(&svc, post(server.redirect_to("/anything", 307))).await.unwrap();
     let seen = json(res).await;
     assert_eq!(seen["method"], "POST");
     assert_eq!(seen["bytes"], 10_000);
     assert_eq!(seen["data"].as_str().unwrap().as_bytes(), payload, "byte for byte");
     assert_eq!(server.hits("/anything"), 1);
 
-    let res = send(&svc, post(redirect_to(&server, "/anything", 303))).await.unwrap();
+    let res = send(&svc, post(server.redirect_to("/anything", 303))).await.unwrap();
     let seen = json(res).await;
     assert_eq!(seen["method"], "GET");
     assert_eq!(seen["bytes"], 0);
@@ -131,11 +116,11 @@ async fn a_307_replays_the_post_body_and_a_303_turns_it_into_a_get() {
     // 301 and 302 turn a POST into a GET too (as browsers, curl -L and reqwest do).
     for status in [301, 302] {
         let seen =
-            json(send(&svc, post(redirect_to(&server, "/anything", status))).await.unwrap()).await;
+            json(send(&svc, post(server.redirect_to("/anything", status))).await.unwrap()).await;
         assert_eq!((seen["method"].as_str(), seen["bytes"].as_u64()), (Some("GET"), Some(0)));
     }
     // A 308 keeps a PUT and its body.
-    let put = Request::put(redirect_to(&server, "/anything", 308))
+    let put = Request::put(server.redirect_to("/anything", 308))
         .body(Full::new(Bytes::from_static(b"same bytes")))
         .unwrap();
     let seen = json(send(&svc, put).await.unwrap()).await;
@@ -204,7 +189,7 @@ async fn the_deadline_travels_with_every_hop() {
                 .map_err(|_| BoxError::from("deadline passed"))?
         }
     });
-    let mut req = get(&redirect_to(&server, "/delay/5000", 302)).body(Full::default()).unwrap();
+    let mut req = get(&server.redirect_to("/delay/5000", 302)).body(Full::default()).unwrap();
     Deadline::after(Duration::from_secs(1)).insert_into(&mut req);
     let started = tokio::time::Instant::now();
     let err = svc.oneshot(req).await.unwrap_err();

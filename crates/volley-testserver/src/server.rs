@@ -77,6 +77,21 @@ impl TestServer {
         format!("http://{}{slash}{path_and_query}", self.addr)
     }
 
+    /// A URL on this server that answers `status` (300–399) with `Location: target`
+    /// (`/redirect-to`), `target` percent-encoded into the query: `redirect_to("/get", 307)`.
+    pub fn redirect_to(&self, target: &str, status: u16) -> String {
+        let encoded: String = target
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        self.url(&format!("/redirect-to?url={encoded}&status_code={status}"))
+    }
+
     /// Requests that reached exactly `path` (as sent, before percent-decoding;
     /// a query in `path` is ignored), e.g. `"/flaky/2"`.
     pub fn hits(&self, path: &str) -> u64 {

@@ -51,6 +51,7 @@ struct Shared {
 }
 
 /// What the builder decided beyond the stack.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) total_timeout: Option<Duration>,
     pub(crate) default_headers: HeaderMap,

@@ -44,19 +44,24 @@ mod connect;
 mod error;
 pub mod join;
 mod multipart;
+mod proxy;
 mod request;
 mod response;
 mod stack;
 mod tls;
+mod transport;
 mod uri;
 
 pub use body::Body;
-pub use builder::{ClientBuilder, DEFAULT_MAX_RESPONSE_BODY};
+pub use builder::{AttemptBody, ClientBuilder, DEFAULT_MAX_RESPONSE_BODY, StackLayer};
 pub use client::Client;
 pub use error::{BodyTooLarge, Error, Kind};
 pub use multipart::Multipart;
+pub use proxy::{Proxy, ProxyStream};
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
+pub use tls::{Identity, TlsVersion};
+pub use transport::{BoxConnector, Connection};
 
 /// The cookie jar ([`ClientBuilder::cookie_store`], [`ClientBuilder::cookie_provider`]).
 pub use volley_cookies as cookies;

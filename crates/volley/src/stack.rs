@@ -8,9 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Either};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
@@ -20,76 +18,110 @@ use volley_core::BoxError;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
 use volley_redirect::RedirectLayer;
-use volley_retry::{ReplayBody, RetryLayer, RetryPolicy};
+use volley_retry::{ReplayBody, RetryLayer};
 use volley_timeout::{AttemptTimeoutLayer, TotalTimeoutLayer};
 
-use crate::connect::TimedConnector;
+use crate::proxy::{self, Proxies};
+use crate::transport::BoxConnector;
 use crate::{Body, ResponseBody};
 
 /// Below the retry layer: requests carry replayable bodies.
 pub(crate) type Inner =
     BoxCloneSyncService<Request<ReplayBody<Body>>, Response<ResponseBody>, BoxError>;
-/// The connector under hyper-util's pool: TCP and TLS under one connect timeout.
-pub(crate) type Connector = TimedConnector<HttpsConnector<HttpConnector>>;
 /// Above the retry layer.
 pub(crate) type Outer = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
 
-/// What the builder decided, handed to [`assemble`].
+/// A caller's layer above the retry layer, applied to the boxed stage below it.
+pub(crate) type UserLayer = Box<dyn Fn(Outer) -> Outer + Send + Sync>;
+/// A caller's layer below the retry layer (one attempt), applied to the boxed stage below.
+pub(crate) type AttemptLayer = Box<dyn Fn(Inner) -> Inner + Send + Sync>;
+
+/// What the builder decided, handed to [`assemble`]. Cloning it shares every limit: the
+/// layers keep their state behind an `Arc` made when they were built.
+#[derive(Clone)]
 pub(crate) struct Layers {
-    pub(crate) retry: RetryPolicy,
+    pub(crate) retry: RetryLayer,
     pub(crate) rate_limit: Option<RateLimitLayer>,
     pub(crate) concurrency: Option<ConcurrencyLimitLayer>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) redirect: Option<RedirectLayer>,
     pub(crate) cookies: Option<CookieLayer>,
     pub(crate) decompress: bool,
-    pub(crate) user_layers: Vec<Box<dyn Fn(Outer) -> Outer + Send + Sync>>,
+    pub(crate) user_layers: Arc<[UserLayer]>,
+    pub(crate) attempt_layers: Arc<[AttemptLayer]>,
 }
 
 /// A total timeout that never binds by itself: about 30 years once saturated.
 const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 
-/// Outer → inner: total timeout, redirects, cookies, user layers, retry, rate limit, concurrency,
-/// attempt timeout, decompression, the hyper-util client.
+/// Outer → inner: total timeout, redirects, cookies, user layers, retry, attempt layers, rate
+/// limit, concurrency, attempt timeout, decompression, the transport (hyper-util's client,
+/// or any service).
 ///
 /// The stack is boxed twice, not once per stage: below the retry layer (whose type must not
 /// depend on which limits are configured) and at the top. Every box costs an allocation per
 /// call (the future), per response (the body) and per clone of the stack, and a client
 /// clones its stack a few times per request (the request builder, the fan-out, the retry
 /// loop), so per-stage boxes added up to dozens of allocations per request. Absent layers
-/// are [`optional`] instead.
-pub(crate) fn assemble(client: HyperClient<Connector, ReplayBody<Body>>, layers: Layers) -> Outer {
-    let transport = SharedTransport(Arc::new(client));
+/// are [`optional`] instead; the caller's own layers add a box each.
+pub(crate) fn assemble<T, B>(transport: T, layers: &Layers) -> Outer
+where
+    T: Service<Request<ReplayBody<Body>>, Response = Response<B>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    T::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send + Sync + 'static,
+{
     // Inside the attempt timeout, so decoding counts against it; below the buffering
     // helpers, so their body limit counts decoded bytes.
     let decompress = layers.decompress.then(DecompressionLayer::new);
     let inner = optional(decompress, transport);
     let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), inner);
-    let inner = optional(layers.concurrency, inner);
-    let inner: Inner = erase(optional(layers.rate_limit, inner));
-    let retry = RetryLayer::new(layers.retry).layer(inner);
+    let inner = optional(layers.concurrency.clone(), inner);
+    let mut inner: Inner = erase(optional(layers.rate_limit.clone(), inner));
+    for attempt_layer in layers.attempt_layers.iter().rev() {
+        inner = attempt_layer(inner);
+    }
+    let retry = layers.retry.layer(inner);
     // The client puts each request's `Deadline` on it (its own total timeout, or the
     // request's `.timeout(..)`); the total timeout layer enforces whichever is there, body
     // included.
     let total = TotalTimeoutLayer::new(NO_LIMIT);
     if layers.user_layers.is_empty() {
-        let hop = optional(layers.cookies, retry);
-        return erase(total.layer(optional(layers.redirect, hop)));
+        let hop = optional(layers.cookies.clone(), retry);
+        return erase(total.layer(optional(layers.redirect.clone(), hop)));
     }
     let mut outer: Outer = erase(retry);
     for user_layer in layers.user_layers.iter().rev() {
         outer = user_layer(outer);
     }
-    let hop = optional(layers.cookies, outer);
-    erase(total.layer(optional(layers.redirect, hop)))
+    let hop = optional(layers.cookies.clone(), outer);
+    erase(total.layer(optional(layers.redirect.clone(), hop)))
+}
+
+/// hyper-util's client, the transport of [`ClientBuilder::build`](crate::ClientBuilder::build).
+pub(crate) fn hyper_transport(
+    client: HyperClient<BoxConnector, ReplayBody<Body>>,
+    proxies: Proxies,
+) -> SharedTransport {
+    SharedTransport { client: Arc::new(client), proxies }
 }
 
 /// hyper-util's client behind an `Arc`. The retry layer clones the stage below it for every
 /// request, and a clone of hyper-util's client copies its connector and settings; a clone
 /// of this is one reference count. hyper-util's client sends through `&self` and is always
 /// ready, so sharing it changes nothing else.
+///
+/// It also adds `Proxy-Authorization` to plain-http requests that go through an http
+/// forward proxy: the one place that sees both the request and the route.
 #[derive(Clone)]
-struct SharedTransport(Arc<HyperClient<Connector, ReplayBody<Body>>>);
+pub(crate) struct SharedTransport {
+    client: Arc<HyperClient<BoxConnector, ReplayBody<Body>>>,
+    proxies: Proxies,
+}
 
 impl Service<Request<ReplayBody<Body>>> for SharedTransport {
     type Response = Response<hyper::body::Incoming>;
@@ -100,8 +132,9 @@ impl Service<Request<ReplayBody<Body>>> for SharedTransport {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<ReplayBody<Body>>) -> Self::Future {
-        self.0.request(req)
+    fn call(&mut self, mut req: Request<ReplayBody<Body>>) -> Self::Future {
+        proxy::authorize(&self.proxies, &mut req);
+        self.client.request(req)
     }
 }
 

@@ -1,85 +1,127 @@
-//! The transport under the stack: TCP (no delay, keepalive) and rustls with ring. The
-//! connect timeout wraps all of it, in `connect.rs`.
+//! TLS: rustls with ring, the roots to trust, a client identity, the lowest version, or a
+//! whole `rustls::ClientConfig` of the caller's.
 
+use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::Error;
 use crate::error::Kind;
 
-/// Which roots to trust.
-pub(crate) struct Roots<'a> {
+/// The lowest TLS version the client accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2 (RFC 5246).
+    V1_2,
+    /// TLS 1.3 (RFC 8446).
+    V1_3,
+}
+
+/// A client certificate and its private key, for servers that ask for mutual TLS.
+///
+/// Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl Identity {
+    /// From PEM: `chain` holds the client certificate first, then any intermediates;
+    /// `key` holds its private key (PKCS#8, PKCS#1 or SEC1). Fails with an error of kind
+    /// `Config` that says what is missing.
+    pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, Error> {
+        let chain = certificates_from_pem(chain, "the client certificate chain")?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|err| {
+            Error::with_kind(Kind::Config, format!("no usable private key in the PEM: {err}"))
+        })?;
+        Ok(Self { chain, key: Arc::new(key) })
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity").field("certificates", &self.chain.len()).finish_non_exhaustive()
+    }
+}
+
+/// Every certificate in `pem`, or an error naming `what` when there is none.
+pub(crate) fn certificates_from_pem(
+    pem: &[u8],
+    what: &str,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| Error::with_kind(Kind::Config, format!("{what}: invalid PEM: {err}")))?;
+    if certs.is_empty() {
+        return Err(Error::with_kind(Kind::Config, format!("{what}: no certificate in the PEM")));
+    }
+    Ok(certs)
+}
+
+/// What the builder decided about TLS.
+#[derive(Clone, Default)]
+pub(crate) struct Tls {
     pub(crate) webpki: bool,
     pub(crate) native: bool,
-    pub(crate) extra: &'a [CertificateDer<'static>],
+    pub(crate) extra: Vec<CertificateDer<'static>>,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) min_version: Option<TlsVersion>,
+    /// The caller's own configuration, used as it is (ALPN aside).
+    pub(crate) custom: Option<ClientConfig>,
 }
 
-/// TCP settings.
-pub(crate) struct Tcp {
-    /// Also given to hyper-util, which splits it between a host's addresses (so one
-    /// black-holed address does not take the whole budget); the whole connect is bounded by
-    /// the same value in `connect.rs`.
-    pub(crate) connect_timeout: Option<Duration>,
-    /// Idle time before keepalive probes; `None` leaves the system's setting.
-    pub(crate) tcp_keepalive: Option<Duration>,
-}
-
-/// Keepalive probes after the idle time: every 10 s, three of them, so a vanished peer is
-/// noticed about 30 s after the first probe rather than after Linux's default 11 minutes.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-const KEEPALIVE_RETRIES: u32 = 3;
-
-/// An HTTP and HTTPS connector (HTTP/1.1 and HTTP/2 by ALPN) trusting `roots`.
-pub(crate) fn connector(
-    tcp: &Tcp,
-    roots: &Roots<'_>,
-) -> Result<HttpsConnector<HttpConnector>, Error> {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(tcp.connect_timeout);
-    if tcp.tcp_keepalive.is_some() {
-        http.set_keepalive(tcp.tcp_keepalive);
-        http.set_keepalive_interval(Some(KEEPALIVE_INTERVAL));
-        http.set_keepalive_retries(Some(KEEPALIVE_RETRIES));
-    }
-
-    let mut store = RootCertStore::empty();
-    if roots.webpki {
-        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    if roots.native {
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _ignored) = store.add_parsable_certificates(native.certs);
-        if added == 0 {
-            let reasons: Vec<String> = native.errors.iter().map(ToString::to_string).collect();
-            return Err(Error::with_kind(
-                Kind::Config,
-                format!("no usable native root certificates: {}", reasons.join("; ")),
-            ));
+impl Tls {
+    /// The rustls configuration these settings describe.
+    pub(crate) fn client_config(&self) -> Result<ClientConfig, Error> {
+        if let Some(custom) = &self.custom {
+            return Ok(custom.clone());
+        }
+        let config_error = |err: rustls::Error| {
+            Error::with_kind(Kind::Config, format!("TLS configuration: {err}"))
+        };
+        // Name the provider: another crate enabling aws-lc-rs must not make rustls panic.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider);
+        let builder = match self.min_version {
+            Some(TlsVersion::V1_3) => builder.with_protocol_versions(&[&rustls::version::TLS13]),
+            _ => builder.with_safe_default_protocol_versions(),
+        }
+        .map_err(config_error)?
+        .with_root_certificates(self.roots()?);
+        match &self.identity {
+            Some(identity) => builder
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                .map_err(config_error),
+            None => Ok(builder.with_no_client_auth()),
         }
     }
-    for root in roots.extra {
-        store.add(root.clone()).map_err(|err| {
-            Error::with_kind(Kind::Config, format!("invalid root certificate: {err}"))
-        })?;
+
+    fn roots(&self) -> Result<RootCertStore, Error> {
+        let mut store = RootCertStore::empty();
+        if self.webpki {
+            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        if self.native {
+            let native = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = store.add_parsable_certificates(native.certs);
+            if added == 0 {
+                let reasons: Vec<String> = native.errors.iter().map(ToString::to_string).collect();
+                return Err(Error::with_kind(
+                    Kind::Config,
+                    format!("no usable native root certificates: {}", reasons.join("; ")),
+                ));
+            }
+        }
+        for root in &self.extra {
+            store.add(root.clone()).map_err(|err| {
+                Error::with_kind(Kind::Config, format!("invalid root certificate: {err}"))
+            })?;
+        }
+        Ok(store)
     }
-    // Name the provider: another crate enabling aws-lc-rs must not make rustls panic.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| Error::with_kind(Kind::Config, format!("TLS configuration: {err}")))?
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    Ok(HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http))
 }

@@ -9,20 +9,7 @@ use volley::redirect::{NotFollowed, Policy, RedirectError, RedirectErrorKind};
 use volley::{Client, Kind};
 use volley_testserver::TestServer;
 
-fn encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
-fn redirect_to(server: &TestServer, target: &str, status: u16) -> String {
-    server.url(&format!("/redirect-to?url={}&status_code={status}", encoded(target)))
-}
 
 #[tokio::test]
 async fn redirects_are_followed_and_the_response_knows_its_url() {
@@ -90,13 +77,13 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
             .send()
     };
 
-    let same: Value = send(redirect_to(&a, "/headers", 302)).await.unwrap().json().await.unwrap();
+    let same: Value = send(a.redirect_to("/headers", 302)).await.unwrap().json().await.unwrap();
     assert_eq!(same["headers"]["authorization"], "Bearer t0ken");
     assert_eq!(same["headers"]["x-api-key"], "k3y");
     assert_eq!(same["headers"]["x-tenant"], "acme");
 
     let other: Value =
-        send(redirect_to(&a, &b.url("/headers"), 307)).await.unwrap().json().await.unwrap();
+        send(a.redirect_to(&b.url("/headers"), 307)).await.unwrap().json().await.unwrap();
     for name in ["authorization", "x-api-key", "x-tenant", "referer"] {
         assert_eq!(other["headers"].get(name), None, "{name} reached the second origin");
     }
@@ -110,7 +97,7 @@ async fn a_307_resends_a_buffered_body_but_not_a_stream() {
     let client = Client::new().unwrap();
     let payload = "x".repeat(5000) + "end";
 
-    let res = client.post(redirect_to(&server, "/post", 307)).body(payload.clone()).send().await;
+    let res = client.post(server.redirect_to("/post", 307)).body(payload.clone()).send().await;
     let echoed: Value = res.unwrap().json().await.unwrap();
     assert_eq!(echoed["data"], payload.as_str());
     assert_eq!(echoed["method"], "POST");
@@ -118,7 +105,7 @@ async fn a_307_resends_a_buffered_body_but_not_a_stream() {
     let stream =
         futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(payload.clone()))]);
     let res =
-        client.post(redirect_to(&server, "/post", 307)).body_stream(stream).send().await.unwrap();
+        client.post(server.redirect_to("/post", 307)).body_stream(stream).send().await.unwrap();
     assert_eq!(res.status(), 307);
     assert_eq!(res.redirect_not_followed(), Some(NotFollowed::BodyNotReplayable));
     assert_eq!(server.hits("/post"), 1);
@@ -130,7 +117,7 @@ async fn the_total_timeout_covers_every_hop() {
     let client =
         Client::builder().timeout(Some(Duration::from_secs(2))).retries(0).build().unwrap();
     let started = tokio::time::Instant::now();
-    let err = client.get(redirect_to(&server, "/delay/10000", 302)).send().await.unwrap_err();
+    let err = client.get(server.redirect_to("/delay/10000", 302)).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
     assert_eq!(started.elapsed(), Duration::from_secs(2));
     assert_eq!(server.hits("/delay/10000"), 1);

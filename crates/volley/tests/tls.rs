@@ -22,12 +22,25 @@ async fn https_server() -> (u16, Vec<u8>) {
 
 /// [`https_server`], also counting the TCP connections it accepted.
 async fn counting_https_server() -> (u16, Vec<u8>, Arc<AtomicU64>) {
+    let (port, cert, _pem, accepted) = https_server_with(false).await;
+    (port, cert, accepted)
+}
+
+/// The server of [`https_server`], speaking only TLS 1.2 when `tls12_only`; returns its
+/// port, its certificate as DER and as PEM, and its accept counter.
+async fn https_server_with(tls12_only: bool) -> (u16, Vec<u8>, String, Arc<AtomicU64>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_der = cert.cert.der().to_vec();
+    let cert_pem = cert.cert.pem();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let builder = rustls::ServerConfig::builder_with_provider(provider);
+    let builder = if tls12_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS12])
+    } else {
+        builder.with_safe_default_protocol_versions()
+    };
+    let mut config = builder
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(vec![cert_der.clone().into()], key)
@@ -62,7 +75,7 @@ async fn counting_https_server() -> (u16, Vec<u8>, Arc<AtomicU64>) {
             });
         }
     });
-    (port, cert_der, accepted)
+    (port, cert_der, cert_pem, accepted)
 }
 
 #[tokio::test]
@@ -113,4 +126,42 @@ async fn a_redirect_from_https_to_http_is_refused_unless_allowed() {
     let seen: serde_json::Value = res.json().await.unwrap();
     assert_eq!(seen["headers"].get("authorization"), None, "credentials stay on the https origin");
     assert_eq!(plain.total_hits(), 1);
+}
+
+#[tokio::test]
+async fn a_pem_root_is_trusted_and_http1_only_keeps_to_http1() {
+    let (port, _der, pem, _accepted) = https_server_with(false).await;
+    let client = Client::builder().add_root_certificates_pem(pem.as_bytes()).build().unwrap();
+    let res = client.get(format!("https://localhost:{port}/")).send().await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+
+    let h1 =
+        Client::builder().add_root_certificates_pem(pem.as_bytes()).http1_only().build().unwrap();
+    let res = h1.get(format!("https://localhost:{port}/")).send().await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_11, "ALPN offered http/1.1 alone");
+    assert_eq!(res.text().await.unwrap(), "secure");
+
+    let err = Client::builder().add_root_certificates_pem(b"no pem here").build().unwrap_err();
+    assert_eq!(err.kind(), Kind::Config);
+    assert_eq!(err.to_string(), "root certificates: no certificate in the PEM");
+}
+
+#[tokio::test]
+async fn tls_1_3_at_least_refuses_a_tls_1_2_server_at_once() {
+    let (port, der, _pem, accepted) = https_server_with(true).await;
+    let old_ok = Client::builder().add_root_certificate(der.clone()).build().unwrap();
+    assert_eq!(
+        old_ok.get(format!("https://localhost:{port}/")).send().await.unwrap().status(),
+        200
+    );
+    accepted.store(0, Ordering::SeqCst);
+
+    let strict = Client::builder()
+        .add_root_certificate(der)
+        .min_tls_version(volley::TlsVersion::V1_3)
+        .build()
+        .unwrap();
+    let err = strict.get(format!("https://localhost:{port}/")).send().await.unwrap_err();
+    assert!(err.find::<rustls::Error>().is_some(), "{err}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one attempt: a TLS error is not retried");
 }

@@ -11,9 +11,10 @@ use crate::report::Report;
 use crate::workload::Workload;
 
 /// Bar colours, one per client in `ClientKind::ALL` order.
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 5] = [
     RGBColor(0x9e, 0x9e, 0x9e), // hyper-util: the floor, in grey
     RGBColor(0x1f, 0x77, 0xb4), // volley
+    RGBColor(0x8c, 0xb8, 0xdc), // volley without redirects and decompression
     RGBColor(0xff, 0x7f, 0x0e), // reqwest
     RGBColor(0xd6, 0x27, 0x28), // reqwest-middleware + retry
 ];

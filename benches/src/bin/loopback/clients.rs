@@ -39,8 +39,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) enum ClientKind {
     /// hyper-util's legacy pooled client, alone: what the transport costs.
     Hyper,
-    /// volley's standard stack (timeouts, retry, rate limit, concurrency), through `join`.
+    /// volley's standard stack (timeouts, redirects, retry, rate limit, concurrency,
+    /// decompression), through `join`.
     Volley,
+    /// The same, with redirects and decompression off: what those two cost a request that
+    /// neither redirects nor comes compressed.
+    VolleyPlain,
     /// reqwest, plain.
     Reqwest,
     /// reqwest wrapped in reqwest-middleware with reqwest-retry.
@@ -49,14 +53,15 @@ pub(crate) enum ClientKind {
 
 impl ClientKind {
     /// Every client, the floor first.
-    pub(crate) const ALL: [Self; 4] =
-        [Self::Hyper, Self::Volley, Self::Reqwest, Self::ReqwestRetry];
+    pub(crate) const ALL: [Self; 5] =
+        [Self::Hyper, Self::Volley, Self::VolleyPlain, Self::Reqwest, Self::ReqwestRetry];
 
     /// What the tables call it.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Hyper => "hyper-util",
             Self::Volley => "volley",
+            Self::VolleyPlain => "volley, no redirects or decompression",
             Self::Reqwest => "reqwest",
             Self::ReqwestRetry => "reqwest-middleware + retry",
         }
@@ -124,7 +129,8 @@ impl Client {
             ClientKind::Hyper => {
                 Self::Hyper(Box::new(HyperClient::builder(TokioExecutor::new()).build_http()))
             }
-            ClientKind::Volley => Self::Volley(build_volley(concurrency)?),
+            ClientKind::Volley => Self::Volley(build_volley(concurrency, true)?),
+            ClientKind::VolleyPlain => Self::Volley(build_volley(concurrency, false)?),
             ClientKind::Reqwest => Self::Reqwest(reqwest::Client::builder().build()?),
             ClientKind::ReqwestRetry => {
                 let policy = ExponentialBackoff::builder()
@@ -172,7 +178,9 @@ impl Client {
 ///
 /// The retry budget is raised from its default 20 % of requests to 50 %: W4 fails 20 % of
 /// first attempts, so the default budget would, by design, refuse a few of its retries.
-fn build_volley(concurrency: usize) -> Result<volley::Client, BoxError> {
+///
+/// `web` keeps redirects and decompression on, as they are by default.
+fn build_volley(concurrency: usize, web: bool) -> Result<volley::Client, BoxError> {
     let budget = RetryBudget::new(Duration::from_secs(10), 10, 0.5)?;
     let policy = RetryPolicy::new()
         .max_retries(MAX_RETRIES)
@@ -183,6 +191,12 @@ fn build_volley(concurrency: usize) -> Result<volley::Client, BoxError> {
         .concurrency(Some(concurrency * 4))
         .per_host(concurrency * 2)
         .rate_limit(1_000_000_000, Duration::from_secs(1), 1_000_000)
+        .redirect(if web {
+            volley::redirect::Policy::default()
+        } else {
+            volley::redirect::Policy::none()
+        })
+        .decompress(web)
         .build()?)
 }
 

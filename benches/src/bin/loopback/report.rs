@@ -204,6 +204,17 @@ impl Report {
                 ));
             }
         }
+        for workload in [Workload::W1, Workload::W3] {
+            if let Some(r) =
+                self.paired_ratio(workload, ClientKind::Volley, ClientKind::VolleyPlain)
+            {
+                rows.push((
+                    format!("{workload}: redirects and decompression on cost ≤ 3 %"),
+                    format!("{r:.3}×"),
+                    verdict(r >= 0.97),
+                ));
+            }
+        }
         if let (Some(volley), Some(hyper)) = (
             self.summary(Workload::W2, ClientKind::Volley),
             self.summary(Workload::W2, ClientKind::Hyper),

@@ -15,6 +15,8 @@ pub(crate) fn serve() -> Result<(), BoxError> {
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let server = TestServer::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        // The request record is for tests; a benchmark target keeps nothing.
+        server.set_record_limit(0);
         println!("listening on http://{}", server.addr());
         // Reading stdin blocks a thread, so it runs beside the runtime's workers.
         tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await??;

@@ -40,14 +40,33 @@ pub(crate) fn spawn(args: &[&str]) -> Child {
         .expect("the volley binary starts")
 }
 
-/// Writes `input` to the child's stdin and closes it, then waits for it to finish.
+/// `volley ARGS` with stdout a pipe whose reader has already gone (`volley … | head`
+/// after head exited), stderr piped; not yet waited for.
+pub(crate) fn spawn_closed_stdout(args: &[&str]) -> Child {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the volley binary starts")
+}
+
+/// Writes `input` to the child's stdin and closes it, then waits for it to finish. A
+/// child that stops reading early (its stdout closed) may leave part of `input` unread.
 pub(crate) async fn finish(mut child: Child, input: &str) -> Run {
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    stdin.write_all(input.as_bytes()).await.expect("stdin takes the input");
+    match stdin.write_all(input.as_bytes()).await {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        written => written.expect("stdin takes the input"),
+    }
     drop(stdin);
     let output = child.wait_with_output().await.expect("volley runs to the end");
     Run {
-        code: output.status.code().expect("volley exits with a code"),
+        code: output.status.code().unwrap_or_else(|| panic!("volley was killed: {output:?}")),
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }

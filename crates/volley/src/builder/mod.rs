@@ -5,25 +5,27 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::pki_types::CertificateDer;
-use tower::Layer;
-use tower_service::Service;
 use volley_cookies::{CookieLayer, CookieProvider, Jar};
-use volley_core::BoxError;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
 use volley_redirect::{Policy, RedirectLayer};
-use volley_retry::RetryPolicy;
+use volley_retry::{RetryLayer, RetryPolicy};
 
+use volley_core::BoxError;
 use volley_core::redact::SensitiveHeaders;
 
 use crate::client::Settings;
-use crate::connect::TimedConnector;
 use crate::error::Kind;
-use crate::stack::{self, Layers, Outer};
-use crate::tls::{self, Roots, Tcp};
+use crate::stack::{self, AttemptLayer, Layers, UserLayer};
 use crate::uri;
-use crate::{Body, Client, Error};
+use crate::{Client, Error};
+
+mod hooks;
+mod transport;
+
+pub use hooks::{AttemptBody, StackLayer};
+
+use transport::TransportSettings;
 
 /// The default for [`ClientBuilder::max_response_body`]: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
@@ -50,20 +52,13 @@ pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
 pub struct ClientBuilder {
     total_timeout: Option<Duration>,
     attempt_timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
     retry: RetryPolicy,
     concurrency: Option<usize>,
     per_host: Option<usize>,
     rate: Option<(u32, Duration, u32)>,
     default_headers: HeaderMap,
-    extra_roots: Vec<CertificateDer<'static>>,
-    native_roots: bool,
-    webpki_roots: bool,
-    pool_idle_timeout: Option<Duration>,
     max_response_body: Option<u64>,
-    http2_keep_alive: Option<(Duration, Duration)>,
-    tcp_keepalive: Option<Duration>,
-    http2_prior_knowledge: bool,
+    transport: TransportSettings,
     sensitive: SensitiveHeaders,
     redirect: Policy,
     base_url: Option<url::Url>,
@@ -71,7 +66,8 @@ pub struct ClientBuilder {
     block_private_redirects: bool,
     decompress: bool,
     cookies: Option<CookieLayer>,
-    user_layers: Vec<Box<dyn Fn(Outer) -> Outer + Send + Sync>>,
+    user_layers: Vec<UserLayer>,
+    attempt_layers: Vec<AttemptLayer>,
     error: Option<Error>,
 }
 
@@ -81,20 +77,13 @@ impl ClientBuilder {
         Self {
             total_timeout: Some(Duration::from_secs(30)),
             attempt_timeout: Some(Duration::from_secs(10)),
-            connect_timeout: Some(Duration::from_secs(5)),
             retry: RetryPolicy::new(),
             concurrency: Some(100),
             per_host: None,
             rate: None,
             default_headers: HeaderMap::new(),
-            extra_roots: Vec::new(),
-            native_roots: false,
-            webpki_roots: true,
-            pool_idle_timeout: Some(Duration::from_secs(90)),
             max_response_body: Some(DEFAULT_MAX_RESPONSE_BODY),
-            http2_keep_alive: Some((Duration::from_secs(30), Duration::from_secs(10))),
-            tcp_keepalive: Some(Duration::from_secs(30)),
-            http2_prior_knowledge: false,
+            transport: TransportSettings::default(),
             sensitive: SensitiveHeaders::new(),
             redirect: Policy::default(),
             base_url: None,
@@ -103,6 +92,7 @@ impl ClientBuilder {
             decompress: true,
             cookies: None,
             user_layers: Vec::new(),
+            attempt_layers: Vec::new(),
             error: None,
         }
     }
@@ -121,16 +111,6 @@ impl ClientBuilder {
     #[must_use]
     pub fn attempt_timeout(mut self, attempt: Option<Duration>) -> Self {
         self.attempt_timeout = attempt;
-        self
-    }
-
-    /// How long to wait for a connection: DNS resolution, TCP connect and TLS handshake
-    /// together, one budget for all three; `None` for no limit. A connect that runs out fails
-    /// with a [`TimedOut`](volley_core::TimedOut) of kind `Connect` (nothing was sent, so it
-    /// is retried). Defaults to 5 s.
-    #[must_use]
-    pub fn connect_timeout(mut self, connect: Option<Duration>) -> Self {
-        self.connect_timeout = connect;
         self
     }
 
@@ -198,37 +178,6 @@ impl ClientBuilder {
         self.default_header(USER_AGENT, agent)
     }
 
-    /// Trusts one more root certificate (DER), such as a private CA or a test server's
-    /// self-signed certificate. Verification itself cannot be turned off.
-    #[must_use]
-    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.extra_roots.push(CertificateDer::from(der.into()));
-        self
-    }
-
-    /// Also trusts the operating system's root store. Defaults to `false`.
-    #[must_use]
-    pub fn native_roots(mut self, enabled: bool) -> Self {
-        self.native_roots = enabled;
-        self
-    }
-
-    /// Trusts the Mozilla root store bundled by `webpki-roots`. Defaults to `true`; turn it
-    /// off to trust only the roots you add.
-    #[must_use]
-    pub fn webpki_roots(mut self, enabled: bool) -> Self {
-        self.webpki_roots = enabled;
-        self
-    }
-
-    /// How long an idle pooled connection is kept; `None` keeps it forever. Defaults to
-    /// 90 s.
-    #[must_use]
-    pub fn pool_idle_timeout(mut self, idle: Option<Duration>) -> Self {
-        self.pool_idle_timeout = idle;
-        self
-    }
-
     /// The most bytes [`Response::bytes`](crate::Response::bytes), `text` and `json` read
     /// into memory; `None` for no limit. A response that declares a larger
     /// `Content-Length` is refused before its body is read, and one that grows past the
@@ -243,36 +192,6 @@ impl ClientBuilder {
         self
     }
 
-    /// HTTP/2 keep-alive: a PING every `interval`, also while the connection is idle, and
-    /// the connection closed when no answer comes within `timeout`, so a black-holed
-    /// connection fails the requests on it then instead of at their timeouts; `None` sends
-    /// no pings. Some gRPC servers answer frequent pings on idle connections with `GOAWAY`
-    /// (`ENHANCE_YOUR_CALM`); lengthen the interval for those. Defaults to a ping every
-    /// 30 s and a 10 s timeout.
-    #[must_use]
-    pub fn http2_keep_alive(mut self, interval_and_timeout: Option<(Duration, Duration)>) -> Self {
-        self.http2_keep_alive = interval_and_timeout;
-        self
-    }
-
-    /// TCP keepalive: probes start after the connection was idle this long and repeat
-    /// every 10 s, three times, before the kernel declares the peer gone; `None` leaves the
-    /// operating system's setting (often off). Defaults to 30 s.
-    #[must_use]
-    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.tcp_keepalive = idle;
-        self
-    }
-
-    /// Speaks HTTP/2 from the first byte, without ALPN or an upgrade: `h2c` to plain-text
-    /// servers that expect it, and HTTP/2 only over TLS. Defaults to off (HTTP/1.1 over
-    /// plain TCP, HTTP/2 or HTTP/1.1 by ALPN over TLS).
-    #[must_use]
-    pub fn http2_prior_knowledge(mut self) -> Self {
-        self.http2_prior_knowledge = true;
-        self
-    }
-
     /// A URL that relative request URLs are joined to, as aiohttp's `base_url`: with
     /// `https://api.example.com/v1`, `client.get("users/1")` asks for
     /// `https://api.example.com/v1/users/1` (a `/` is added to the base's path), while
@@ -282,9 +201,7 @@ impl ClientBuilder {
     pub fn base_url(mut self, base: impl AsRef<str>) -> Self {
         match uri::base_url(base.as_ref()) {
             Ok(url) => self.base_url = Some(url),
-            Err(err) => {
-                self.error.get_or_insert(err);
-            }
+            Err(err) => self.keep_error(err),
         }
         self
     }
@@ -356,34 +273,43 @@ impl ClientBuilder {
         self
     }
 
-    /// Wraps a layer of your own (tower-http redirects, decompression, tracing…) around the
-    /// retry layer, inside the total timeout: each redirect hop is retried on its own and
-    /// paced by the limits, and the total timeout covers every hop. Layers added first are
-    /// outermost.
-    #[must_use]
-    pub fn layer<L, B>(mut self, layer: L) -> Self
-    where
-        L: Layer<Outer> + Send + Sync + 'static,
-        L::Service: Service<http::Request<Body>, Response = http::Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as Service<http::Request<Body>>>::Future: Send + 'static,
-        <L::Service as Service<http::Request<Body>>>::Error: Into<BoxError>,
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        self.user_layers.push(Box::new(move |inner| stack::erase(layer.layer(inner))));
-        self
+    fn fail(&mut self, kind: Kind, message: String) {
+        self.keep_error(Error::with_kind(kind, message));
     }
 
-    fn fail(&mut self, kind: Kind, message: String) {
-        self.error.get_or_insert(Error::with_kind(kind, message));
+    /// Keeps the first mistake, for [`build`](Self::build) to report.
+    fn keep_error(&mut self, err: Error) {
+        self.error.get_or_insert(err);
     }
 
     /// Builds the client, or explains which setting cannot work.
     pub fn build(self) -> Result<Client, Error> {
+        let (layers, settings, transport) = self.into_parts()?;
+        let proxies = transport.proxies()?;
+        let connector = transport.connector(proxies.clone())?;
+        let mut hyper = HyperClient::builder(TokioExecutor::new());
+        hyper
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(transport.pool_idle_timeout)
+            .pool_max_idle_per_host(transport.pool_max_idle_per_host)
+            .http2_only(transport.http2_prior_knowledge);
+        if let Some((interval, timeout)) = transport.http2_keep_alive {
+            hyper
+                .http2_keep_alive_interval(interval)
+                .http2_keep_alive_timeout(timeout)
+                .http2_keep_alive_while_idle(true);
+        }
+        let client = tower::ServiceExt::map_err(
+            stack::hyper_transport(hyper.build(connector), proxies),
+            BoxError::from,
+        );
+        Ok(Client::from_parts(stack::assemble(client, &layers), settings))
+    }
+
+    /// The layers and settings this builder describes, checked; the transport settings
+    /// apart, for [`build`](Self::build).
+    fn into_parts(self) -> Result<(Layers, Settings, TransportSettings), Error> {
         if let Some(err) = self.error {
             return Err(err);
         }
@@ -402,27 +328,6 @@ impl ClientBuilder {
         {
             return config("a rate limit needs a rate, a period and a burst of at least 1");
         }
-        let roots = Roots {
-            webpki: self.webpki_roots,
-            native: self.native_roots,
-            extra: &self.extra_roots,
-        };
-        let tcp = Tcp { connect_timeout: self.connect_timeout, tcp_keepalive: self.tcp_keepalive };
-        let connector = TimedConnector::new(tls::connector(&tcp, &roots)?, self.connect_timeout);
-        let mut hyper = HyperClient::builder(TokioExecutor::new());
-        hyper
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .http2_only(self.http2_prior_knowledge);
-        if let Some((interval, timeout)) = self.http2_keep_alive {
-            hyper
-                .http2_keep_alive_interval(interval)
-                .http2_keep_alive_timeout(timeout)
-                .http2_keep_alive_while_idle(true);
-        }
-        let transport = hyper.build(connector);
-
         let concurrency = match (self.concurrency, self.per_host) {
             (Some(global), Some(host)) => Some(ConcurrencyLimitLayer::new(global).per_key(host)),
             (Some(global), None) => Some(ConcurrencyLimitLayer::new(global)),
@@ -437,7 +342,7 @@ impl ClientBuilder {
             None => None,
         };
         let layers = Layers {
-            retry: self.retry,
+            retry: RetryLayer::new(self.retry),
             rate_limit,
             concurrency,
             attempt_timeout: self.attempt_timeout,
@@ -449,20 +354,19 @@ impl ClientBuilder {
             }),
             decompress: self.decompress,
             cookies: self.cookies,
-            user_layers: self.user_layers,
+            user_layers: self.user_layers.into(),
+            attempt_layers: self.attempt_layers.into(),
         };
         let mut default_headers = self.default_headers;
         self.sensitive.mark(&mut default_headers);
-        Ok(Client::from_parts(
-            stack::assemble(transport, layers),
-            Settings {
-                total_timeout: self.total_timeout,
-                default_headers,
-                max_response_body: self.max_response_body,
-                sensitive: self.sensitive,
-                base_url: self.base_url,
-            },
-        ))
+        let settings = Settings {
+            total_timeout: self.total_timeout,
+            default_headers,
+            max_response_body: self.max_response_body,
+            sensitive: self.sensitive,
+            base_url: self.base_url,
+        };
+        Ok((layers, settings, self.transport))
     }
 }
 
@@ -477,21 +381,25 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("total_timeout", &self.total_timeout)
             .field("attempt_timeout", &self.attempt_timeout)
-            .field("connect_timeout", &self.connect_timeout)
+            .field("connect_timeout", &self.transport.connect_timeout)
             .field("retry", &self.retry)
             .field("concurrency", &self.concurrency)
             .field("per_host", &self.per_host)
             .field("rate", &self.rate)
             .field("default_headers", &self.sensitive.redact(&self.default_headers))
             .field("max_response_body", &self.max_response_body)
-            .field("http2_keep_alive", &self.http2_keep_alive)
-            .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("http2_keep_alive", &self.transport.http2_keep_alive)
+            .field("tcp_keepalive", &self.transport.tcp_keepalive)
+            .field("proxy", &self.transport.proxy)
             .field("redirect", &self.redirect)
             .field("decompress", &self.decompress)
             .field("cookies", &self.cookies.is_some())
-            .field("extra_roots", &self.extra_roots.len())
-            .field("native_roots", &self.native_roots)
+            .field("extra_roots", &self.transport.tls.extra.len())
+            .field("native_roots", &self.transport.tls.native)
+            .field("identity", &self.transport.tls.identity)
+            .field("min_tls_version", &self.transport.tls.min_version)
             .field("user_layers", &self.user_layers.len())
+            .field("attempt_layers", &self.attempt_layers.len())
             .finish_non_exhaustive()
     }
 }
