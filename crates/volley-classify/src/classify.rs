@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Response, StatusCode};
-use volley_core::{TimedOut, TimeoutKind, find_cause};
+use volley_core::{NotSent, TimedOut, TimeoutKind, find_cause};
 
 use crate::status_set::StatusSet;
 use crate::{HintParser, Outcome, StatusError};
@@ -200,6 +200,10 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
     // A response already judged by `ClassifyLayer::error_for_status` keeps its verdict.
     if let Some(status) = find_cause::<StatusError>(err) {
         return status.outcome();
+    }
+    // A layer that stopped the request before it left (a shared store unreachable) says so.
+    if find_cause::<NotSent>(err).is_some() {
+        return Outcome::NotSent;
     }
     if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {
         // Nothing was sent, but a bad certificate or a scheme nobody speaks will not get

@@ -6,6 +6,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use http::Method;
 use http::header::{HeaderName, HeaderValue};
+use volley::redirect::MAX_HOPS;
+
+use crate::transport::TransportArgs;
 
 /// `volley`: fetch many URLs politely, run the test server, or watch the demo.
 #[derive(Debug, Parser)]
@@ -82,6 +85,23 @@ pub(crate) struct FetchArgs {
     /// No progress bar and no summary
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Redirects followed per request, at most 50 (0: a 3xx is recorded as it is)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "10",
+        value_parser = max_redirects,
+        help_heading = "HTTP"
+    )]
+    pub(crate) max_redirects: usize,
+    /// Keep cookies in one jar for the whole run, and send them back where they match
+    #[arg(long, help_heading = "HTTP")]
+    pub(crate) cookies: bool,
+    /// Ask for no compression and leave compressed bodies as they are
+    #[arg(long, help_heading = "HTTP")]
+    pub(crate) no_decompress: bool,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
 }
 
 /// `volley serve`.
@@ -144,6 +164,14 @@ pub(crate) struct Limit(pub(crate) Option<Duration>);
 fn positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+fn max_redirects(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > MAX_HOPS => Err(format!("{n} is more than the {MAX_HOPS} the client follows")),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{s:?} is not a whole number")),
     }

@@ -13,6 +13,7 @@ use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 use volley::join::Fanout;
+use volley::redirect::Policy;
 use volley::{Client, RetryPolicy};
 
 use crate::args::FetchArgs;
@@ -102,6 +103,7 @@ pub(crate) async fn run_batch(
         let done = result.unwrap_or_else(|err| lost(line.unwrap_or_default(), &err));
         let attempts = done.record.attempts;
         stats.add(done.outcome, attempts, done.record.bytes, done.elapsed);
+        stats.redirects += u64::from(done.record.redirects.unwrap_or(0));
         if let Some(kind) = done.timeout {
             stats.add_timeout(kind);
         }
@@ -143,17 +145,7 @@ impl Gate {
 /// The record of an item whose task failed outside the request (it cannot: the service
 /// is infallible, but a record per line is the contract).
 fn lost(line: usize, err: &volley::Error) -> Done {
-    let mut record = Record {
-        line,
-        url: None,
-        status: None,
-        attempts: 0,
-        start_ms: 0.0,
-        elapsed_ms: 0.0,
-        bytes: 0,
-        saved: None,
-        error: None,
-    };
+    let mut record = Record::new(line, None);
     record.error("other", err.to_string());
     Done { record, outcome: Outcome::Other, timeout: None, rate_limited: false, elapsed: None }
 }
@@ -245,5 +237,12 @@ fn client(args: &FetchArgs) -> Result<Client, Fatal> {
     for (name, value) in &args.headers {
         builder = builder.default_header(name.clone(), value.clone());
     }
+    let redirects = match args.max_redirects {
+        0 => Policy::none(),
+        n => Policy::limited(n),
+    };
+    builder =
+        builder.redirect(redirects).decompress(!args.no_decompress).cookie_store(args.cookies);
+    builder = args.transport.apply(builder)?;
     builder.build().map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
+use volley::redirect::RedirectError;
 use volley::{Body, Client, Kind};
 use volley_core::redact::RedactedUrl;
 use volley_core::{TimedOut, TimeoutKind};
@@ -124,15 +125,8 @@ impl From<volley::Error> for Failure {
 pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
     let started = Instant::now();
     let mut record = Record {
-        line: job.line,
-        url: job.url,
-        status: None,
-        attempts: 0,
         start_ms: millis(started.saturating_duration_since(shared.run_started)),
-        elapsed_ms: 0.0,
-        bytes: 0,
-        saved: None,
-        error: None,
+        ..Record::new(job.line, job.url)
     };
     let request = match job.request {
         Ok(request) => request,
@@ -177,8 +171,14 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
             Outcome::Other
         }
         Err(Failure::Http(err)) => {
+            // The hops followed before a redirect was refused: the last one in the chain
+            // answered with the redirect that was not followed.
+            let chain = err.find::<RedirectError>().map_or(&[][..], RedirectError::chain);
+            if let [followed @ .., last] = chain {
+                record.redirected(followed.len(), last.url());
+            }
             if record.attempts == 0 {
-                record.attempts = err.attempts().unwrap_or(1);
+                record.attempts = err.attempts().unwrap_or(1) + record.redirects.unwrap_or(0);
             }
             timeout = err.find::<TimedOut>().map(TimedOut::kind);
             rate_limited = err.kind() == Kind::RateLimited;
@@ -188,6 +188,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
                 Kind::Connect => Outcome::Connect,
                 Kind::RateLimited => Outcome::Throttled,
                 Kind::Overloaded => Outcome::Overloaded,
+                Kind::Redirect => Outcome::Redirect,
                 _ => Outcome::Other,
             }
         }
@@ -202,7 +203,12 @@ async fn fetch(
 ) -> Result<(), Failure> {
     let mut response = shared.client.execute(request).await?;
     record.status = Some(response.status().as_u16());
-    record.attempts = response.attempts();
+    if let Some(url) = response.url() {
+        record.redirected(response.redirects().len(), url);
+    }
+    // The attempts of the last hop; every hop before it made at least one. The trace
+    // counts them all when the retry layer runs.
+    record.attempts = response.attempts() + record.redirects.unwrap_or(0);
     let mut file = match &shared.save_dir {
         Some(dir) => {
             // Named by the line number only: nothing from the input reaches the path.

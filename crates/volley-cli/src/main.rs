@@ -26,6 +26,7 @@ mod serve;
 mod stats;
 mod summary;
 mod trace;
+mod transport;
 
 use std::process::ExitCode;
 use std::sync::Arc;

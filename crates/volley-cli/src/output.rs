@@ -14,10 +14,16 @@ pub(crate) struct Record {
     pub(crate) line: usize,
     /// The URL asked for; `null` when the line was not understood well enough to say.
     pub(crate) url: Option<String>,
+    /// The URL that answered last, credentials redacted; only when a redirect was followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) final_url: Option<String>,
     /// The final status; `null` when no response came.
     pub(crate) status: Option<u16>,
-    /// Attempts made, retries included; 0 when the request was never sent.
+    /// Attempts made, retries and redirect hops included; 0 when the request was never sent.
     pub(crate) attempts: u32,
+    /// Redirects followed; only when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) redirects: Option<u32>,
     /// When the request started, in milliseconds after the run started.
     pub(crate) start_ms: f64,
     /// From the request's start to the end of its response body, in milliseconds.
@@ -42,6 +48,31 @@ pub(crate) struct ErrorRecord {
 }
 
 impl Record {
+    /// The record of input line `line` (1-based), before anything was sent.
+    pub(crate) fn new(line: usize, url: Option<String>) -> Self {
+        Self {
+            line,
+            url,
+            final_url: None,
+            status: None,
+            attempts: 0,
+            redirects: None,
+            start_ms: 0.0,
+            elapsed_ms: 0.0,
+            bytes: 0,
+            saved: None,
+            error: None,
+        }
+    }
+
+    /// Notes `hops` redirects followed to `final_url`; nothing when there were none.
+    pub(crate) fn redirected(&mut self, hops: usize, final_url: &http::Uri) {
+        if hops > 0 {
+            self.redirects = Some(u32::try_from(hops).unwrap_or(u32::MAX));
+            self.final_url = Some(RedactedUrl(&final_url.to_string()).to_string());
+        }
+    }
+
     /// Sets the error; any URL in `message` is shown without its credentials.
     pub(crate) fn error(&mut self, kind: &str, message: impl AsRef<str>) {
         let message = redact_urls(message.as_ref());
@@ -157,17 +188,7 @@ mod tests {
     }
 
     fn record(line: usize) -> Record {
-        Record {
-            line,
-            url: None,
-            status: Some(200),
-            attempts: 1,
-            start_ms: 0.0,
-            elapsed_ms: 1.5,
-            bytes: 0,
-            saved: None,
-            error: None,
-        }
+        Record { status: Some(200), attempts: 1, elapsed_ms: 1.5, ..Record::new(line, None) }
     }
 
     fn lines_written(ordered: bool, arrivals: &[usize]) -> Vec<usize> {
@@ -200,7 +221,10 @@ mod tests {
         let json = serde_json::to_value(&bad).unwrap();
         assert_eq!(json["status"], serde_json::Value::Null);
         assert_eq!(json["error"]["kind"], "input");
-        assert!(serde_json::to_value(record(1)).unwrap().get("error").is_none());
+        let plain = serde_json::to_value(record(1)).unwrap();
+        for absent in ["error", "saved", "final_url", "redirects"] {
+            assert!(plain.get(absent).is_none(), "{absent}: {plain}");
+        }
         assert_eq!(millis(Duration::from_micros(12_345)), 12.345);
     }
 

@@ -8,7 +8,8 @@ use volley_core::TimeoutKind;
 /// How one request ended; each request has exactly one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// 1xx, 2xx or 3xx (redirects are not followed).
+    /// 1xx, 2xx or 3xx (a 3xx that was not followed: `--max-redirects 0`, or a
+    /// `Location` the client cannot use).
     Ok,
     /// A final 4xx other than 429.
     Http4xx,
@@ -22,6 +23,8 @@ pub(crate) enum Outcome {
     Overloaded,
     /// No connection could be made.
     Connect,
+    /// A redirect was refused: more than `--max-redirects`, or https to http.
+    Redirect,
     /// Anything else: a reset connection, an unreadable body, a file not saved.
     Other,
     /// The input line could not be turned into a request.
@@ -29,7 +32,7 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    pub(crate) const ALL: [Outcome; 9] = [
+    pub(crate) const ALL: [Outcome; 10] = [
         Outcome::Ok,
         Outcome::Http4xx,
         Outcome::Http5xx,
@@ -37,6 +40,7 @@ impl Outcome {
         Outcome::Timeout,
         Outcome::Overloaded,
         Outcome::Connect,
+        Outcome::Redirect,
         Outcome::Other,
         Outcome::BadInput,
     ];
@@ -50,6 +54,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Overloaded => "overloaded",
             Outcome::Connect => "connect",
+            Outcome::Redirect => "redirect",
             Outcome::Other => "other",
             Outcome::BadInput => "bad input",
         }
@@ -149,6 +154,8 @@ pub(crate) struct Stats {
     /// Throttled requests the client's rate limiter refused (the rest were final 429s).
     pub(crate) rate_limited: u64,
     pub(crate) bytes: u64,
+    /// Redirects followed, by every request (those before a refused one included).
+    pub(crate) redirects: u64,
     /// Microseconds from the start of each sent request to the end of its body.
     pub(crate) latency_us: Histogram<u64>,
 }
@@ -166,6 +173,7 @@ impl Default for Stats {
             timeouts_attempt: 0,
             rate_limited: 0,
             bytes: 0,
+            redirects: 0,
             latency_us,
         }
     }

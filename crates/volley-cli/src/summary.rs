@@ -29,13 +29,18 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
     let mut out = String::new();
     let sent = stats.requests - stats.count(Outcome::BadInput);
     let per_sec = if wall.is_zero() { 0.0 } else { stats.requests as f64 / wall.as_secs_f64() };
+    // Each redirect hop is an attempt of its own, not a retry.
+    let retries = stats.attempts.saturating_sub(sent).saturating_sub(stats.redirects);
+    let redirects = match stats.redirects {
+        0 => String::new(),
+        n => format!("{n} redirects followed, "),
+    };
     let _ = writeln!(
         out,
-        "{} requests in {} ({per_sec:.1}/s): {} attempts, {} retries, {} received",
+        "{} requests in {} ({per_sec:.1}/s): {} attempts, {retries} retries, {redirects}{} received",
         stats.requests,
         human(wall),
         stats.attempts,
-        stats.attempts.saturating_sub(sent),
         bytes(stats.bytes),
     );
 
@@ -43,7 +48,7 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
     for outcome in Outcome::ALL {
         let n = stats.count(outcome);
         // The issue's list always shows; the rest only when they happened.
-        if n == 0 && matches!(outcome, Outcome::Other | Outcome::BadInput) {
+        if n == 0 && matches!(outcome, Outcome::Redirect | Outcome::Other | Outcome::BadInput) {
             continue;
         }
         let mut item = format!("{} {n}", outcome.label());
@@ -125,6 +130,23 @@ mod tests {
         assert_eq!(human(Duration::from_millis(210)), "210 ms");
         assert_eq!(human(Duration::from_millis(2410)), "2.41 s");
         assert_eq!(human(Duration::from_secs(152)), "152 s");
+    }
+
+    #[test]
+    fn redirect_hops_are_attempts_but_not_retries() {
+        let mut stats = Stats::default();
+        // `/redirect/3`: three hops and the answer; then a request whose third redirect
+        // was refused after two were followed.
+        stats.add(Outcome::Ok, 4, 10, Some(Duration::from_millis(5)));
+        stats.add(Outcome::Redirect, 3, 0, Some(Duration::from_millis(5)));
+        stats.redirects = 5;
+        let text = render(&stats, &Counts::default(), Duration::from_secs(1));
+        let head = "2 requests in 1.00 s (2.0/s): 7 attempts, 0 retries, 5 redirects followed, \
+                    10 B received\n";
+        assert!(text.starts_with(head), "{text}");
+        assert!(text.contains("connect 0 · redirect 1\n"), "{text}");
+        let none = render(&Stats::default(), &Counts::default(), Duration::from_secs(1));
+        assert!(!none.contains("redirect"), "{none}");
     }
 
     #[test]

@@ -4,26 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{finish, spawn, spawn_closed_stdout, volley};
+use common::{assert_one_line_usage_error, finish, spawn, spawn_closed_stdout, volley};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use volley_testserver::TestServer;
-
-/// One line on stderr, exit 2, no panic and no backtrace.
-fn assert_one_line_usage_error(run: &common::Run, mentions: &str) {
-    assert_eq!(run.code, 2, "{run:?}");
-    assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);
-    assert!(
-        run.stderr.starts_with("volley: ") && run.stderr.contains(mentions),
-        "{:?}",
-        run.stderr
-    );
-    assert!(
-        !run.stderr.contains("panicked") && !run.stderr.contains("backtrace"),
-        "{:?}",
-        run.stderr
-    );
-    assert_eq!(run.stdout, "");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_flags_and_unreadable_files_give_one_clear_line() {

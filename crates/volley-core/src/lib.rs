@@ -48,6 +48,7 @@ mod body;
 mod deadline;
 mod error;
 mod key;
+mod not_sent;
 pub mod redact;
 mod timed_out;
 
@@ -55,4 +56,5 @@ pub use body::{BodyEnd, BodyGuard, GuardedBody};
 pub use deadline::Deadline;
 pub use error::{BoxError, find_cause};
 pub use key::{ByAuthority, Key, KeyFn, KeyHashBuilder, KeyHasher, RequestHead, SingleKey};
+pub use not_sent::NotSent;
 pub use timed_out::{TimedOut, TimeoutKind, TimeoutPhase};

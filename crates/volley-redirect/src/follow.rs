@@ -36,13 +36,52 @@ pub(crate) struct Next<B> {
     uri: Uri,
     version: Version,
     headers: HeaderMap,
-    extensions: Extensions,
+    extensions: KeptExtensions,
     /// A copy of the body to resend on 307/308; `None` when it is a stream.
     body: Option<B>,
     hops: Vec<Hop>,
     /// Whether the private-address guard applies (the first target was public); known
     /// once the first redirect asks.
     guard_applies: Option<bool>,
+}
+
+/// The request's extensions, kept for the next hop. Most requests carry nothing but their
+/// `Deadline`, and a `Deadline` is a copy, where a clone of `Extensions` is a map and a box
+/// to make now and free later; a request that is never redirected pays for neither.
+#[derive(Debug)]
+enum KeptExtensions {
+    Deadline(Option<Deadline>),
+    All(Extensions),
+}
+
+impl KeptExtensions {
+    fn keep(extensions: &Extensions) -> Self {
+        let deadline = extensions.get::<Deadline>().copied();
+        match (extensions.len(), deadline) {
+            (0, _) | (1, Some(_)) => Self::Deadline(deadline),
+            _ => Self::All(extensions.clone()),
+        }
+    }
+
+    fn deadline(&self) -> Option<Deadline> {
+        match self {
+            Self::Deadline(deadline) => *deadline,
+            Self::All(extensions) => extensions.get::<Deadline>().copied(),
+        }
+    }
+
+    fn to_extensions(&self) -> Extensions {
+        match self {
+            Self::Deadline(deadline) => {
+                let mut extensions = Extensions::new();
+                if let Some(deadline) = deadline {
+                    extensions.insert(*deadline);
+                }
+                extensions
+            }
+            Self::All(extensions) => extensions.clone(),
+        }
+    }
 }
 
 pub(crate) enum Plan<B> {
@@ -63,7 +102,7 @@ impl<B: ReplayableBody + Default> Next<B> {
             uri: req.uri().clone(),
             version: req.version(),
             headers: req.headers().clone(),
-            extensions: req.extensions().clone(),
+            extensions: KeptExtensions::keep(req.extensions()),
             body: req.body().try_clone(),
             hops: Vec::new(),
             guard_applies: None,
@@ -117,7 +156,7 @@ impl<B: ReplayableBody + Default> Next<B> {
         *req.uri_mut() = self.uri.clone();
         *req.version_mut() = self.version;
         *req.headers_mut() = self.headers.clone();
-        *req.extensions_mut() = self.extensions.clone();
+        *req.extensions_mut() = self.extensions.to_extensions();
         Plan::Follow(req)
     }
 
@@ -126,7 +165,7 @@ impl<B: ReplayableBody + Default> Next<B> {
         if !self.config.block_private {
             return Ok(());
         }
-        let deadline = self.extensions.get::<Deadline>().copied();
+        let deadline = self.extensions.deadline();
         let applies = match self.guard_applies {
             Some(applies) => applies,
             None => {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
@@ -24,7 +25,7 @@ pin_project! {
     {
         #[pin]
         first: S::Future,
-        kept: Option<(S, Next<B>)>,
+        kept: Option<(Arc<S>, Next<B>)>,
         following: Option<Following<S::Response>>,
     }
 }
@@ -33,14 +34,14 @@ impl<S, B> ResponseFuture<S, B>
 where
     S: Service<Request<B>>,
 {
-    pub(crate) fn new(first: S::Future, service: S, next: Next<B>) -> Self {
+    pub(crate) fn new(first: S::Future, service: Arc<S>, next: Next<B>) -> Self {
         Self { first, kept: Some((service, next)), following: None }
     }
 }
 
 impl<S, B, ResB> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response<ResB>> + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResB>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: ReplayableBody + Default + Send + 'static,
@@ -60,6 +61,7 @@ where
         let Some((service, next)) = this.kept.take() else {
             return Poll::Ready(Ok(res));
         };
+        let service = S::clone(&service);
         let following = this.following.insert(Box::pin(follow(service, next, res)));
         following.as_mut().poll(cx)
     }

@@ -110,7 +110,7 @@ impl Clone for Config {
     }
 }
 
-impl<S> Layer<S> for RedirectLayer {
+impl<S: Clone> Layer<S> for RedirectLayer {
     type Service = FollowRedirect<S>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -60,4 +60,3 @@ pub use hop::{Hop, NotFollowed, Redirects};
 pub use layer::RedirectLayer;
 pub use policy::{Action, Attempt, MAX_HOPS, Policy};
 pub use service::FollowRedirect;
-

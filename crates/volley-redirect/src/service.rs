@@ -14,14 +14,21 @@ use crate::future::ResponseFuture;
 #[derive(Clone, Debug)]
 pub struct FollowRedirect<S> {
     inner: S,
+    /// A copy that later hops are sent through, cloned only when a response redirects: a
+    /// request that is not redirected pays a reference count for it, not a clone of the
+    /// stack below.
+    spare: Arc<S>,
     config: Arc<Config>,
 }
 
-impl<S> FollowRedirect<S> {
+impl<S: Clone> FollowRedirect<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
-        Self { inner, config }
+        let spare = Arc::new(inner.clone());
+        Self { inner, spare, config }
     }
+}
 
+impl<S> FollowRedirect<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -30,7 +37,7 @@ impl<S> FollowRedirect<S> {
 
 impl<S, B, ResB> Service<Request<B>> for FollowRedirect<S>
 where
-    S: Service<Request<B>, Response = Response<ResB>> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResB>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: ReplayableBody + Default + Send + 'static,
@@ -45,11 +52,8 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // The ready instance sends this request; a clone sends any later hop.
-        let ready = self.inner.clone();
-        let mut service = std::mem::replace(&mut self.inner, ready);
         let next = Next::keep(&req, Arc::clone(&self.config));
-        let future = service.call(req);
-        ResponseFuture::new(future, service, next)
+        let future = self.inner.call(req);
+        ResponseFuture::new(future, Arc::clone(&self.spare), next)
     }
 }

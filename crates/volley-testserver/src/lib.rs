@@ -92,17 +92,37 @@
 //! connections, request heads and body bytes written. volley's fault matrix
 //! (`tests/tests/fault_matrix.rs`, summarised in `docs/reliability.md`) runs the client
 //! against each.
+//!
+//! # Proxy and TLS servers
+//!
+//! [`ProxyServer`] is a forward proxy on a loopback port that speaks HTTP/1.1
+//! (absolute-form requests and `CONNECT` tunnels) and SOCKS5 on one port, optionally
+//! with credentials; it counts what it carried ([`ProxyServer::forwarded`],
+//! [`ProxyServer::tunnels`], [`ProxyServer::socks`], [`ProxyServer::refused`]) and
+//! records what it saw ([`ProxyServer::seen`]). It connects to loopback targets only
+//! and refuses every other one without a connection attempt.
+//!
+//! [`TestCa`] is a throwaway certificate authority (rcgen) that signs server
+//! certificates and client identities. [`TlsServer`] serves the endpoints above over
+//! TLS with a certificate from such a CA ([`TlsServerConfig`]: names, required client
+//! certificates, TLS 1.2 only, ALPN) and counts accepts, handshakes, handshake failures
+//! and the SNI names clients sent.
 
 mod body;
 mod bomb;
 mod counters;
 mod endpoints;
 pub mod fault;
+mod proxy;
 mod query;
 mod record;
+pub mod redis;
 mod routes;
 mod server;
+mod tls_server;
 
 pub use endpoints::bodies::pattern_bytes;
+pub use proxy::{ProxyKind, ProxySeen, ProxyServer};
 pub use record::SeenRequest;
 pub use server::TestServer;
+pub use tls_server::{TestCa, TlsServer, TlsServerConfig};

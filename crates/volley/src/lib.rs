@@ -41,6 +41,10 @@ mod body;
 mod builder;
 mod client;
 mod connect;
+#[cfg(feature = "hickory-dns")]
+mod dns_hickory;
+#[cfg(feature = "hickory-dns")]
+pub use dns_hickory::HickoryDns;
 mod error;
 pub mod join;
 mod multipart;
@@ -87,3 +91,7 @@ pub struct JoinGuideDoctests;
 #[doc = include_str!("../../../docs/redirects.md")]
 #[cfg(doctest)]
 pub struct RedirectsGuideDoctests;
+
+#[doc = include_str!("../../../docs/transport.md")]
+#[cfg(doctest)]
+pub struct TransportGuideDoctests;

@@ -49,6 +49,9 @@ pub(crate) struct Tcp {
     pub(crate) local_address: Option<IpAddr>,
     pub(crate) happy_eyeballs: Option<Duration>,
     pub(crate) resolve: HashMap<String, Vec<SocketAddr>>,
+    /// hickory-resolver instead of the system resolver.
+    #[cfg(feature = "hickory-dns")]
+    pub(crate) hickory: Option<crate::HickoryDns>,
 }
 
 /// volley's connector: resolver, TCP, proxy, TLS (the timeout goes on in [`timed`]).
@@ -59,7 +62,7 @@ pub(crate) fn connector(
     http1_only: bool,
     http2_only: bool,
 ) -> Result<BoxConnector, Error> {
-    let mut http = HttpConnector::new_with_resolver(Resolver::new(tcp.resolve.clone()));
+    let mut http = HttpConnector::new_with_resolver(Resolver::new(tcp)?);
     http.enforce_http(false);
     http.set_nodelay(tcp.nodelay);
     http.set_connect_timeout(tcp.connect_timeout);
@@ -87,17 +90,32 @@ pub(crate) fn timed(connector: BoxConnector, timeout: Option<Duration>) -> BoxCo
     BoxCloneSyncService::new(TimedConnector::new(connector, timeout))
 }
 
-/// The system resolver (`getaddrinfo` on a blocking thread), with fixed answers for the
-/// names given to [`resolve`](crate::ClientBuilder::resolve).
+/// The system resolver (`getaddrinfo` on a blocking thread) or hickory-resolver (async,
+/// cached), with fixed answers for the names given to
+/// [`resolve`](crate::ClientBuilder::resolve), which come first.
 #[derive(Clone)]
 pub(crate) struct Resolver {
     overrides: Arc<HashMap<String, Vec<SocketAddr>>>,
-    system: GaiResolver,
+    lookup: Lookup,
+}
+
+#[derive(Clone)]
+enum Lookup {
+    System(GaiResolver),
+    #[cfg(feature = "hickory-dns")]
+    Hickory(crate::dns_hickory::HickoryResolver),
 }
 
 impl Resolver {
-    fn new(overrides: HashMap<String, Vec<SocketAddr>>) -> Self {
-        Self { overrides: Arc::new(overrides), system: GaiResolver::new() }
+    fn new(tcp: &Tcp) -> Result<Self, Error> {
+        #[cfg(feature = "hickory-dns")]
+        let lookup = match &tcp.hickory {
+            Some(dns) => Lookup::Hickory(dns.resolver()?),
+            None => Lookup::System(GaiResolver::new()),
+        };
+        #[cfg(not(feature = "hickory-dns"))]
+        let lookup = Lookup::System(GaiResolver::new());
+        Ok(Self { overrides: Arc::new(tcp.resolve.clone()), lookup })
     }
 }
 
@@ -110,7 +128,11 @@ impl Service<Name> for Resolver {
     type Future = Resolving;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.system.poll_ready(cx).map_err(Into::into)
+        match &mut self.lookup {
+            Lookup::System(system) => system.poll_ready(cx).map_err(Into::into),
+            #[cfg(feature = "hickory-dns")]
+            Lookup::Hickory(_) => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
@@ -118,7 +140,13 @@ impl Service<Name> for Resolver {
             let addrs = addrs.clone();
             return Box::pin(async move { Ok(addrs.into_iter()) });
         }
-        let lookup = self.system.call(name);
-        Box::pin(async move { Ok(lookup.await?.collect::<Vec<_>>().into_iter()) })
+        match &mut self.lookup {
+            Lookup::System(system) => {
+                let lookup = system.call(name);
+                Box::pin(async move { Ok(lookup.await?.collect::<Vec<_>>().into_iter()) })
+            }
+            #[cfg(feature = "hickory-dns")]
+            Lookup::Hickory(hickory) => Box::pin(hickory.lookup(name.as_str())),
+        }
     }
 }

@@ -28,9 +28,33 @@ impl Run {
     }
 }
 
+/// The proxy variables the client reads: cleared for every run, so that a proxy set where
+/// the tests run does not carry their requests away.
+pub(crate) const PROXY_VARS: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
 /// `volley ARGS` with its stdout and stderr piped, not yet waited for.
 pub(crate) fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
+    spawn_with_env(args, &[])
+}
+
+/// [`spawn`] with `env` set (after the proxy variables are cleared).
+pub(crate) fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_volley"));
+    for name in PROXY_VARS {
+        command.env_remove(name);
+    }
+    command
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -45,7 +69,11 @@ pub(crate) fn spawn(args: &[&str]) -> Child {
 pub(crate) fn spawn_closed_stdout(args: &[&str]) -> Child {
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
-    Command::new(env!("CARGO_BIN_EXE_volley"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_volley"));
+    for name in PROXY_VARS {
+        command.env_remove(name);
+    }
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(writer)
@@ -75,6 +103,28 @@ pub(crate) async fn finish(mut child: Child, input: &str) -> Run {
 /// `volley ARGS` with `input` on stdin, run to the end.
 pub(crate) async fn volley(args: &[&str], input: &str) -> Run {
     finish(spawn(args), input).await
+}
+
+/// `volley ARGS` with `env` set and `input` on stdin, run to the end.
+pub(crate) async fn volley_with_env(args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
+    finish(spawn_with_env(args, env), input).await
+}
+
+/// One line on stderr, exit 2, no panic and no backtrace.
+pub(crate) fn assert_one_line_usage_error(run: &Run, mentions: &str) {
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);
+    assert!(
+        run.stderr.starts_with("volley: ") && run.stderr.contains(mentions),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("backtrace"),
+        "{:?}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
 }
 
 /// A fresh, empty directory for one test.

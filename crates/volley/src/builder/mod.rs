@@ -56,6 +56,7 @@ pub struct ClientBuilder {
     concurrency: Option<usize>,
     per_host: Option<usize>,
     rate: Option<(u32, Duration, u32)>,
+    rate_limit_layer: Option<RateLimitLayer>,
     default_headers: HeaderMap,
     max_response_body: Option<u64>,
     transport: TransportSettings,
@@ -81,6 +82,7 @@ impl ClientBuilder {
             concurrency: Some(100),
             per_host: None,
             rate: None,
+            rate_limit_layer: None,
             default_headers: HeaderMap::new(),
             max_response_body: Some(DEFAULT_MAX_RESPONSE_BODY),
             transport: TransportSettings::default(),
@@ -150,6 +152,33 @@ impl ClientBuilder {
     #[must_use]
     pub fn rate_limit(mut self, n: u32, per: Duration, burst: u32) -> Self {
         self.rate = Some((n, per, burst));
+        self.rate_limit_layer = None;
+        self
+    }
+
+    /// A rate limiter configured in full, in place of [`rate_limit`](Self::rate_limit): a
+    /// custom key, `max_wait`, `max_cooldown`, or a shared [`Backend`](volley_ratelimit::Backend)
+    /// such as `volley_ratelimit_redis::RedisBackend`, so that many processes keep one quota:
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use volley_ratelimit::RateLimitLayer;
+    /// use volley_ratelimit_redis::RedisBackend;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // GitHub's 5,000 requests an hour, shared by every worker of the fleet.
+    /// let redis = RedisBackend::builder(5000, Duration::from_secs(3600))
+    ///     .burst(50)
+    ///     .build("redis://127.0.0.1:6379/0")?;
+    /// let client = volley::Client::builder()
+    ///     .rate_limit_layer(RateLimitLayer::new(5000, Duration::from_secs(3600)).backend(redis))
+    ///     .build()?;
+    /// # drop(client); Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn rate_limit_layer(mut self, layer: RateLimitLayer) -> Self {
+        self.rate_limit_layer = Some(layer);
+        self.rate = None;
         self
     }
 
@@ -335,6 +364,7 @@ impl ClientBuilder {
             (None, None) => None,
         };
         let rate_limit = match self.rate {
+            _ if self.rate_limit_layer.is_some() => self.rate_limit_layer,
             Some((n, per, burst)) => Some(
                 RateLimitLayer::try_new(n, per, burst)
                     .map_err(|err| Error::with_kind(Kind::Config, err))?,
@@ -386,6 +416,7 @@ impl fmt::Debug for ClientBuilder {
             .field("concurrency", &self.concurrency)
             .field("per_host", &self.per_host)
             .field("rate", &self.rate)
+            .field("rate_limit_layer", &self.rate_limit_layer.is_some())
             .field("default_headers", &self.sensitive.redact(&self.default_headers))
             .field("max_response_body", &self.max_response_body)
             .field("http2_keep_alive", &self.transport.http2_keep_alive)

@@ -39,6 +39,8 @@ pub(super) struct TransportSettings {
     pub(super) http1_only: bool,
     pub(super) http2_prior_knowledge: bool,
     pub(super) resolve: HashMap<String, Vec<SocketAddr>>,
+    #[cfg(feature = "hickory-dns")]
+    pub(super) hickory: Option<crate::HickoryDns>,
     pub(super) tls: Tls,
     pub(super) proxy: ProxyChoice,
     pub(super) connector_layers: Vec<ConnectorLayer>,
@@ -58,6 +60,8 @@ impl Default for TransportSettings {
             http1_only: false,
             http2_prior_knowledge: false,
             resolve: HashMap::new(),
+            #[cfg(feature = "hickory-dns")]
+            hickory: None,
             tls: Tls { webpki: true, ..Tls::default() },
             proxy: ProxyChoice::Environment,
             connector_layers: Vec::new(),
@@ -85,6 +89,8 @@ impl TransportSettings {
             local_address: self.local_address,
             happy_eyeballs: self.happy_eyeballs,
             resolve: self.resolve.clone(),
+            #[cfg(feature = "hickory-dns")]
+            hickory: self.hickory.clone(),
         };
         let mut connector = transport::connector(
             &tcp,
@@ -196,6 +202,21 @@ impl ClientBuilder {
     #[must_use]
     pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Self {
         self.transport.resolve.entry(host.to_ascii_lowercase()).or_default().push(addr);
+        self
+    }
+
+    /// Resolves names with hickory-resolver (feature `hickory-dns`) instead of the system's
+    /// `getaddrinfo`: lookups are async, so a nameserver that never answers costs a timer,
+    /// not a blocked thread, and the connect timeout still ends them; answers are cached for
+    /// their TTL, within the bounds `dns` sets, and shared by every clone of the client.
+    /// Names given to [`resolve`](Self::resolve) are still answered first. The system
+    /// configuration, when `dns` uses it, is read at [`build`](Self::build). Defaults to the
+    /// system resolver (`getaddrinfo` on tokio's blocking pool, one thread per lookup in
+    /// flight).
+    #[cfg(feature = "hickory-dns")]
+    #[must_use]
+    pub fn hickory_dns(mut self, dns: crate::HickoryDns) -> Self {
+        self.transport.hickory = Some(dns);
         self
     }
 
