@@ -185,16 +185,17 @@ impl RedactedUrl<'_> {
 
 impl fmt::Display for RedactedUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self.0;
-        let (before_fragment, fragment) = match url.split_once('#') {
+        // Userinfo first, before looking for `?` and `#`: a password may hold either.
+        let rest = write_without_userinfo(f, self.0)?;
+        let (before_fragment, fragment) = match rest.split_once('#') {
             Some((head, fragment)) => (head, Some(fragment)),
-            None => (url, None),
+            None => (rest, None),
         };
-        let (before_query, query) = match before_fragment.split_once('?') {
+        let (path, query) = match before_fragment.split_once('?') {
             Some((head, query)) => (head, Some(query)),
             None => (before_fragment, None),
         };
-        write_without_userinfo(f, before_query)?;
+        f.write_str(path)?;
         if let Some(query) = query {
             f.write_str("?")?;
             for (i, pair) in query.split('&').enumerate() {
@@ -220,21 +221,30 @@ impl fmt::Debug for RedactedUrl<'_> {
     }
 }
 
-fn write_without_userinfo(f: &mut fmt::Formatter<'_>, head: &str) -> fmt::Result {
-    let (scheme, rest) = match head.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, head),
-    };
+/// Writes the scheme and the host of `url`, its userinfo replaced; returns what follows the
+/// host. The authority ends at the first `/` after the scheme, and userinfo at the last `@`
+/// before it, so `?`, `#` and `@` inside a password are covered.
+fn write_without_userinfo<'u>(
+    f: &mut fmt::Formatter<'_>,
+    url: &'u str,
+) -> Result<&'u str, fmt::Error> {
+    let Some((scheme, rest)) = url.split_once("://") else { return Ok(url) };
+    write!(f, "{scheme}://")?;
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    if let Some(scheme) = scheme {
-        write!(f, "{scheme}://")?;
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            write!(f, "{REDACTED}@")?;
+            let host_and_more = &rest[at + 1..];
+            let host_end = host_and_more.find(['/', '?', '#']).unwrap_or(host_and_more.len());
+            f.write_str(&host_and_more[..host_end])?;
+            Ok(&host_and_more[host_end..])
+        }
+        None => {
+            let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            f.write_str(&rest[..host_end])?;
+            Ok(&rest[host_end..])
+        }
     }
-    match authority.rsplit_once('@') {
-        Some((_, host)) if scheme.is_some() => write!(f, "{REDACTED}@{host}")?,
-        _ => f.write_str(authority)?,
-    }
-    f.write_str(path)
 }
 
 fn is_sensitive_param(name: &str) -> bool {
@@ -257,6 +267,10 @@ mod tests {
         // An `@` in the path is not userinfo.
         assert_eq!(RedactedUrl("http://h/users/@me").to_string(), "http://h/users/@me");
         assert_eq!(RedactedUrl("/rel?token=1").to_string(), "/rel?token=[redacted]");
+        // `?`, `#` and `@` in a password.
+        assert_eq!(RedactedUrl("https://bob:pa?ss@h/x").to_string(), "https://[redacted]@h/x");
+        assert_eq!(RedactedUrl("https://bob:p#w@h?q=1").to_string(), "https://[redacted]@h?q=1");
+        assert_eq!(RedactedUrl("https://bob:p@w@h").to_string(), "https://[redacted]@h");
     }
 
     #[test]

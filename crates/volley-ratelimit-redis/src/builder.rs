@@ -208,7 +208,12 @@ impl RedisBackendBuilder {
         let Self { n, per, burst, cost, .. } = *self;
         // The same rules as the local limiter (rate, period, burst, 292 years).
         GovernorBackend::try_keyed(n, per, burst)?;
-        if cost == 0 || cost > burst {
+        if cost == 0 {
+            return Err(BuildError::invalid(
+                "a cost of 0 would let every request through: use at least 1".to_owned(),
+            ));
+        }
+        if cost > burst {
             return Err(BuildError::invalid(format!(
                 "a cost of {cost} is more than the burst of {burst}: no request could ever go"
             )));

@@ -26,6 +26,9 @@ pub enum RedirectErrorKind {
         /// The address the target resolved to.
         addr: std::net::IpAddr,
     },
+    /// With the private-address guard on, the target's name did not resolve within the
+    /// deadline (or 5 s), so the guard could not check it.
+    Unresolved,
     /// The policy returned an error (the source).
     Policy(BoxError),
 }
@@ -35,7 +38,6 @@ pub enum RedirectErrorKind {
 /// `Display`: `too many redirects: stopped after 10 (the limit), the next to
 /// https://example.com/a`, `refused redirect from https to http://example.com/`,
 /// `refused redirect to a private address: http://internal/ resolves to 10.0.0.5`.
-#[derive(Debug)]
 pub struct RedirectError {
     kind: RedirectErrorKind,
     chain: Vec<Hop>,
@@ -78,6 +80,12 @@ impl fmt::Display for RedirectError {
             RedirectErrorKind::PrivateAddress { addr } => {
                 write!(f, "refused redirect to a private address: {next} resolves to {addr}")
             }
+            RedirectErrorKind::Unresolved => {
+                write!(
+                    f,
+                    "refused redirect to {next}: its address could not be checked (no DNS answer)"
+                )
+            }
             RedirectErrorKind::Policy(_) => write!(f, "the redirect policy refused {next}"),
         }
     }
@@ -89,5 +97,15 @@ impl Error for RedirectError {
             RedirectErrorKind::Policy(err) => Some(&**err),
             _ => None,
         }
+    }
+}
+
+impl fmt::Debug for RedirectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedirectError")
+            .field("kind", &self.kind)
+            .field("chain", &self.chain)
+            .field("next", &RedactedUrl(&self.next.to_string()))
+            .finish()
     }
 }

@@ -10,7 +10,7 @@ use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Ve
 use volley_core::Deadline;
 use volley_core::redact::SensitiveHeaders;
 
-use crate::guard;
+use crate::guard::{self, Verdict};
 use crate::policy::{Attempt, Decision};
 use crate::{
     Hop, NotFollowed, Policy, RedirectError, RedirectErrorKind, Redirects, ReplayableBody,
@@ -170,21 +170,21 @@ impl<B: ReplayableBody + Default> Next<B> {
             Some(applies) => applies,
             None => {
                 let first = self.hops.first().map_or(&self.uri, |hop| &hop.url);
-                let applies = guard::private_address(first, deadline).await.is_none();
+                // A first target that is private may redirect within private networks.
+                let applies = !matches!(guard::judge(first, deadline).await, Verdict::Private(_));
                 *self.guard_applies.insert(applies)
             }
         };
         if !applies {
             return Ok(());
         }
-        match guard::private_address(&self.uri, deadline).await {
-            Some(addr) => Err(RedirectError::new(
-                RedirectErrorKind::PrivateAddress { addr },
-                self.hops.clone(),
-                self.uri.clone(),
-            )),
-            None => Ok(()),
-        }
+        let kind = match guard::judge(&self.uri, deadline).await {
+            Verdict::Public => return Ok(()),
+            Verdict::Private(addr) => RedirectErrorKind::PrivateAddress { addr },
+            // Fail closed: a name the guard cannot resolve is not followed.
+            Verdict::Unresolved => RedirectErrorKind::Unresolved,
+        };
+        Err(RedirectError::new(kind, self.hops.clone(), self.uri.clone()))
     }
 
     /// `res` with the history in its extensions, when there is any to tell.

@@ -58,7 +58,7 @@ impl fmt::Display for NotFollowed {
 /// The redirect history of a response, in its extensions whenever a redirect was followed
 /// or a 3xx response was handed back unfollowed (responses that never redirected carry
 /// nothing, and cost nothing).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Redirects {
     pub(crate) hops: Vec<Hop>,
     pub(crate) url: Uri,
@@ -79,5 +79,15 @@ impl Redirects {
     /// Why this 3xx response was not followed, if it is one.
     pub fn not_followed(&self) -> Option<NotFollowed> {
         self.not_followed
+    }
+}
+
+impl fmt::Debug for Redirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redirects")
+            .field("hops", &self.hops)
+            .field("url", &RedactedUrl(&self.url.to_string()))
+            .field("not_followed", &self.not_followed)
+            .finish()
     }
 }

@@ -37,8 +37,6 @@ async fn json(res: Response<Incoming>) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-
-
 fn get(url: &str) -> http::request::Builder {
     Request::get(url)
 }
@@ -243,15 +241,44 @@ async fn the_guard_keeps_a_public_target_from_redirecting_into_private_networks(
             other => panic!("{location}: {other:?}"),
         }
     }
-    // Off by default.
-    let svc = ServiceBuilder::new()
-        .layer(RedirectLayer::with_policy(Policy::limited(0)))
-        .service(public_redirector("http://10.0.0.7/"));
-    let err = svc.oneshot(get("http://93.184.216.34/").body(Full::default()).unwrap()).await;
-    assert!(matches!(
-        err.unwrap_err().downcast::<RedirectError>().unwrap().kind(),
-        RedirectErrorKind::TooManyRedirects { limit: 0 }
-    ));
+    // Off by default: the hop to 10.0.0.7 is made (answered here by a stand-in, so nothing
+    // leaves the process).
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let stand_in = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        seen.lock().unwrap().push(req.uri().to_string());
+        async move {
+            let res = match req.uri().host() {
+                Some("93.184.216.34") => {
+                    Response::builder().status(302).header("location", "http://10.0.0.7/")
+                }
+                _ => Response::builder().status(200),
+            };
+            Ok::<_, BoxError>(res.body(Full::<Bytes>::default()).unwrap())
+        }
+    });
+    let svc = ServiceBuilder::new().layer(RedirectLayer::new()).service(stand_in);
+    let res = svc.oneshot(get("http://93.184.216.34/").body(Full::default()).unwrap()).await;
+    assert_eq!(res.unwrap().status(), 200);
+    assert_eq!(*calls.lock().unwrap(), ["http://93.184.216.34/", "http://10.0.0.7/"]);
+}
+
+#[tokio::test]
+async fn credentials_stay_gone_when_a_later_hop_returns_to_the_first_origin() {
+    let a = TestServer::start().await.unwrap();
+    let b = TestServer::start().await.unwrap();
+    let svc = client(RedirectLayer::new());
+    // a → b → a/headers
+    let back = b.redirect_to(&a.url("/headers"), 302);
+    let req = get(&a.redirect_to(&back, 302))
+        .header("authorization", "Bearer t0ken")
+        .body(Full::default())
+        .unwrap();
+    let res = send(&svc, req).await.unwrap();
+    assert_eq!(res.extensions().get::<Redirects>().unwrap().hops().len(), 2);
+    let seen = json(res).await;
+    assert_eq!(seen["headers"].get("authorization"), None);
+    assert_eq!(a.hits("/headers"), 1);
 }
 
 #[tokio::test]

@@ -140,8 +140,9 @@ impl Client {
             .extensions()
             .get::<BodyLimit>()
             .map_or(self.shared.settings.max_response_body, |limit| limit.0);
+        let to_head = req.method() == Method::HEAD;
         match self.send_prepared(req).await {
-            Ok(res) => Ok(Response::new(res, url, limit)),
+            Ok(res) => Ok(Response::new(res, url, limit, to_head)),
             Err(err) => Err(err.with_url(&url)),
         }
     }

@@ -104,10 +104,11 @@ impl Error {
         self
     }
 
-    /// The URL of the request that failed, without userinfo and with secret query values
-    /// redacted (`https://api.example.com/v1/items?token=[redacted]`); the URL of the last
-    /// hop when redirects were followed. `None` for errors that came from no request
-    /// (configuration).
+    /// The URL of the request that failed, as it was asked for, without userinfo and with
+    /// secret query values redacted (`https://api.example.com/v1/items?token=[redacted]`).
+    /// A refused redirect names its target in
+    /// [`RedirectError::location`](volley_redirect::RedirectError::location). `None` for
+    /// errors that came from no request (configuration).
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }

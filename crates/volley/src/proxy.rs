@@ -218,6 +218,12 @@ where
         let proxy = intercept.uri().clone();
         let inner = self.inner.clone();
         match proxy.scheme_str() {
+            // TLS to the proxy is not spoken here: a CONNECT (and its credentials) in the
+            // clear to a port that expects TLS must never happen, whatever the environment
+            // says.
+            Some("https") => Box::pin(async move {
+                Err("https:// proxies are not supported (TLS to the proxy itself); use an http:// proxy URL".into())
+            }),
             Some(scheme @ ("socks5" | "socks5h")) => {
                 let local_dns = scheme == "socks5";
                 let mut socks = SocksV5::new(proxy, inner).local_dns(local_dns);

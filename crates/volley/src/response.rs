@@ -29,6 +29,8 @@ pub struct Response {
     url: Option<http::Uri>,
     /// The most bytes the buffering helpers read.
     limit: Option<u64>,
+    /// Whether the request was a HEAD, whose response declares a length it never sends.
+    to_head: bool,
 }
 
 /// A request's own response-body limit, set by
@@ -42,8 +44,9 @@ impl Response {
         inner: http::Response<ResponseBody>,
         url: http::Uri,
         limit: Option<u64>,
+        to_head: bool,
     ) -> Self {
-        Self { inner, url: Some(url), limit }
+        Self { inner, url: Some(url), limit, to_head }
     }
 
     /// The status code.
@@ -124,8 +127,11 @@ impl Response {
             let collected = self.inner.into_body().collect().await.map_err(body_error)?;
             return Ok(collected.to_bytes());
         };
+        // A HEAD, 204 or 304 response may declare a length it never sends.
+        let bodiless = self.to_head || matches!(self.inner.status().as_u16(), 204 | 304);
         if let Some(declared) = content_length(self.inner.headers())
             && declared > limit
+            && !bodiless
         {
             return Err(BodyTooLarge { limit, content_length: Some(declared) }.into());
         }
@@ -205,7 +211,7 @@ impl From<http::Response<ResponseBody>> for Response {
     /// Wraps a response from the client used as a `tower::Service` (as in [`join`](crate::join)),
     /// with the default response-body limit of 64 MiB.
     fn from(inner: http::Response<ResponseBody>) -> Self {
-        Self { inner, url: None, limit: Some(DEFAULT_MAX_RESPONSE_BODY) }
+        Self { inner, url: None, limit: Some(DEFAULT_MAX_RESPONSE_BODY), to_head: false }
     }
 }
 

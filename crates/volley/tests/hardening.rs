@@ -124,7 +124,11 @@ async fn a_connect_timeout_is_retried_as_not_sent() {
     let (port, accepted) = silent_listener().await;
     let client = Client::builder()
         .connect_timeout(Some(Duration::from_millis(100)))
-        .retry_policy(volley::RetryPolicy::new().max_retries(2).backoff(volley::Backoff::constant(Duration::from_millis(1))))
+        .retry_policy(
+            volley::RetryPolicy::new()
+                .max_retries(2)
+                .backoff(volley::Backoff::constant(Duration::from_millis(1))),
+        )
         .build()
         .unwrap();
     // POST without an idempotency key: retried only because nothing was sent.
@@ -215,7 +219,9 @@ async fn a_black_holed_http2_connection_is_found_dead_by_keep_alive_pings() {
         // Only the keep-alive can notice: no attempt or total timeout.
         .attempt_timeout(None)
         .timeout(None)
-        .retry_policy(volley::RetryPolicy::new().backoff(volley::Backoff::constant(Duration::from_millis(1))))
+        .retry_policy(
+            volley::RetryPolicy::new().backoff(volley::Backoff::constant(Duration::from_millis(1))),
+        )
         .build()
         .unwrap();
     let url = format!("http://127.0.0.1:{}/get", relay.port);
@@ -335,4 +341,13 @@ fn rate_limits_governor_cannot_hold_are_configuration_errors_not_panics() {
         assert_eq!(err.kind(), Kind::Config, "{n}/{per:?} burst {burst}: {err}");
         assert!(err.to_string().starts_with("invalid rate limit"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn a_head_response_declaring_a_large_length_is_not_refused() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::builder().max_response_body(Some(1000)).build().unwrap();
+    let res = client.head(server.url("/bytes/5000")).send().await.unwrap();
+    assert_eq!(res.headers()["content-length"], "5000");
+    assert_eq!(res.bytes().await.unwrap().len(), 0);
 }

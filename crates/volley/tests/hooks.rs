@@ -53,8 +53,10 @@ async fn connector_layers_see_each_new_connection() {
     let a = TestServer::start().await.unwrap();
     let b = TestServer::start().await.unwrap();
     let connects = Arc::new(AtomicUsize::new(0));
-    let client =
-        Client::builder().connector_layer(counting::<_, http::Uri>(connects.clone())).build().unwrap();
+    let client = Client::builder()
+        .connector_layer(counting::<_, http::Uri>(connects.clone()))
+        .build()
+        .unwrap();
     for _ in 0..3 {
         client.get(a.url("/get")).send().await.unwrap().bytes().await.unwrap();
         client.get(b.url("/get")).send().await.unwrap().bytes().await.unwrap();

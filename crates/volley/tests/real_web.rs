@@ -9,8 +9,6 @@ use volley::redirect::{NotFollowed, Policy, RedirectError, RedirectErrorKind};
 use volley::{Client, Kind};
 use volley_testserver::TestServer;
 
-
-
 #[tokio::test]
 async fn redirects_are_followed_and_the_response_knows_its_url() {
     let server = TestServer::start().await.unwrap();
