@@ -8,6 +8,7 @@ use http::Method;
 use http::header::{HeaderName, HeaderValue};
 use volley::redirect::MAX_HOPS;
 
+use crate::shared_limit::RedisArgs;
 use crate::transport::TransportArgs;
 
 /// `volley`: fetch many URLs politely, run the test server, or watch the demo.
@@ -102,6 +103,8 @@ pub(crate) struct FetchArgs {
     pub(crate) no_decompress: bool,
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
+    #[command(flatten)]
+    pub(crate) redis: RedisArgs,
 }
 
 /// `volley serve`.

@@ -21,6 +21,7 @@ use crate::input::{self, Input};
 use crate::item::{self, Defaults, Done, Job, Shared};
 use crate::output::{Record, Writer};
 use crate::progress::Progress;
+use crate::shared_limit::SharedLimit;
 use crate::stats::{Outcome, Stats};
 use crate::summary;
 use crate::trace::LayerCounts;
@@ -177,7 +178,7 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
         None => Box::new(BufWriter::new(io::stdout())),
     };
     let mut writer = Writer::new(out, !args.unordered);
-    let client = client(&args)?;
+    let (client, shared_limit) = client(&args)?;
     // The length of a file is worth a second read only for a bar someone sees.
     let total = match (&args.input, &input.file) {
         (Some(path), Some(_)) if Progress::visible(!args.quiet) => input::count(path),
@@ -202,6 +203,10 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
         // The summary is for the person at the terminal; stdout carries the records.
         console::write_stderr(&summary::render(&report.stats, &counts.snapshot(), report.wall));
     }
+    // Even with --quiet: a quota that was not shared is worth knowing.
+    if let Some(shared_limit) = &shared_limit {
+        shared_limit.report();
+    }
     match read_error.take() {
         Some(message) => Err(Fatal::Usage(message)),
         None => Ok(exit),
@@ -219,8 +224,8 @@ pub(crate) fn exit_for(stats: &Stats) -> Exit {
     }
 }
 
-/// The client the flags describe.
-fn client(args: &FetchArgs) -> Result<Client, Fatal> {
+/// The client the flags describe, and its rate limiter in Redis with `--redis`.
+fn client(args: &FetchArgs) -> Result<(Client, Option<SharedLimit>), Fatal> {
     let policy = RetryPolicy::new().max_retries(args.retries).max_retry_after(args.max_retry_after);
     let mut builder = Client::builder()
         .timeout(args.timeout.0)
@@ -231,8 +236,15 @@ fn client(args: &FetchArgs) -> Result<Client, Fatal> {
     if let Some(per_host) = args.per_host {
         builder = builder.per_host(per_host);
     }
+    let mut shared_limit = None;
     if let Some(rate) = args.rate {
-        builder = builder.rate_limit(rate.n, rate.per, args.burst);
+        builder = match args.redis.layer(rate, args.burst)? {
+            Some((layer, shared)) => {
+                shared_limit = Some(shared);
+                builder.rate_limit_layer(layer)
+            }
+            None => builder.rate_limit(rate.n, rate.per, args.burst),
+        };
     }
     for (name, value) in &args.headers {
         builder = builder.default_header(name.clone(), value.clone());
@@ -244,5 +256,7 @@ fn client(args: &FetchArgs) -> Result<Client, Fatal> {
     builder =
         builder.redirect(redirects).decompress(!args.no_decompress).cookie_store(args.cookies);
     builder = args.transport.apply(builder)?;
-    builder.build().map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))
+    let client =
+        builder.build().map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))?;
+    Ok((client, shared_limit))
 }

@@ -23,6 +23,7 @@ mod item;
 mod output;
 mod progress;
 mod serve;
+mod shared_limit;
 mod stats;
 mod summary;
 mod trace;
