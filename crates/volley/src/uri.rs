@@ -134,6 +134,11 @@ mod tests {
 /// A request URL parsed with the `url` crate (IDN hosts to punycode, spaces and other
 /// characters percent-encoded), joined to `base` when there is one, as an `http::Uri`.
 pub(crate) fn parse_url(base: Option<&url::Url>, text: &str) -> Result<Uri, Error> {
+    if base.is_none()
+        && let Some(uri) = already_normal(text)
+    {
+        return Ok(uri);
+    }
     let shown = volley_core::redact::RedactedUrl(text);
     let parsed = match base {
         Some(base) => base.join(text),
@@ -157,6 +162,37 @@ pub(crate) fn parse_url(base: Option<&url::Url>, text: &str) -> Result<Uri, Erro
     url.as_str()
         .parse()
         .map_err(|err| Error::with_kind(Kind::Request, format!("invalid URL {shown:?}: {err}")))
+}
+
+/// `text` as a `Uri` when the `url` crate would not change it: an absolute `http` or
+/// `https` URL in plain ASCII, lower-case scheme and host, no userinfo, no default port, a
+/// path, no dot segments and nothing to percent-encode. Most URLs a program builds are like
+/// this, and parsing them once instead of twice saves most of a request's URL cost (the
+/// `url` crate's parse is about 7,000 instructions for `http://127.0.0.1:8080/get`).
+fn already_normal(text: &str) -> Option<Uri> {
+    let (default_port, rest) = if let Some(rest) = text.strip_prefix("http://") {
+        (":80", rest)
+    } else {
+        (":443", text.strip_prefix("https://")?)
+    };
+    let authority_end = rest.find('/')?;
+    let authority = &rest[..authority_end];
+    let path = &rest[authority_end..];
+    let plain_authority = !authority.is_empty()
+        && authority.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b':'))
+        && !authority.ends_with(default_port)
+        && !authority.ends_with(':');
+    let plain_path = path.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'#'))
+        && !path.contains("/./")
+        && !path.contains("/../")
+        && !path.ends_with("/.")
+        && !path.ends_with("/..")
+        && !path.contains("%2e")
+        && !path.contains("%2E");
+    if !(plain_authority && plain_path) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// A base URL whose path ends with `/`, so that relative paths are added to it:
@@ -194,6 +230,35 @@ mod url_tests {
         assert!(err.to_string().contains("needs a scheme and a host"), "{err}");
         let err = parsed("http://u:secret@exa mple.com/").unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_url_crate() {
+        let slow = |text: &str| url::Url::parse(text).unwrap().as_str().to_owned();
+        for text in [
+            "http://127.0.0.1:8080/get",
+            "https://api.example.com/v1/users/7?page=2&sort=name",
+            "http://h.test/a%20b?q=%41",
+            "https://[::1]:8443/x",
+            "http://h.test/?",
+            "http://h.test/a/b/",
+        ] {
+            assert_eq!(parse_url(None, text).unwrap().to_string(), slow(text), "{text}");
+        }
+        // These need the url crate, and the fast path leaves them to it.
+        for text in [
+            "HTTP://h.test/",
+            "http://H.test/",
+            "http://h.test:80/",
+            "http://h.test",
+            "http://h.test/a/../b",
+            "http://h.test/a b",
+            "http://bücher.test/",
+            "http://u:p@h.test/",
+            "http://h.test/x#frag",
+        ] {
+            assert!(already_normal(text).is_none(), "{text}");
+        }
     }
 
     #[test]
