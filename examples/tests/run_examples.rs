@@ -344,3 +344,29 @@ fn decompression_decodes_every_encoding_and_stops_a_bomb() {
     // Stopped at 1 MiB: nowhere near the time decoding 100 MB would take in a debug build.
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
+
+#[test]
+fn hooks_count_connections_requests_and_attempts_and_wrap_a_fake_service() {
+    let run = run("hooks");
+    let connects = run.line("connector_layer");
+    let counts: Vec<&str> =
+        connects.split_whitespace().filter(|word| word.parse::<u64>().is_ok()).collect();
+    assert_eq!(counts.len(), 2, "{connects}");
+    let (seen, accepted): (u64, u64) = (counts[0].parse().unwrap(), counts[1].parse().unwrap());
+    assert!(accepted >= 1 && seen >= accepted, "the layer saw every connection: {connects}");
+    assert_eq!(
+        run.line("attempt_layer"),
+        "layer vs attempt_layer: /flaky/2 answered 200 after 1 request(s) and 3 attempt(s)"
+    );
+    assert_eq!(
+        run.line("into_layer"),
+        "into_layer: the fake service answered 200 \"answer 2\" after 2 attempts:"
+    );
+    assert_eq!(
+        run.lines_starting("  attempt "),
+        [
+            "  attempt 1: GET http://fake.test/items -> 503",
+            "  attempt 2: GET http://fake.test/items -> 200"
+        ]
+    );
+}

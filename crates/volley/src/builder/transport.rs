@@ -297,9 +297,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Wraps the connector (every new connection: DNS, TCP, proxy, TLS) in `layer`, inside
-    /// the connect timeout, for logging connects, counting them, or handing out
-    /// connections of your own. Layers added first are outermost.
+    /// Wraps the connector (DNS, TCP, proxy, TLS) in `layer`, inside the connect timeout,
+    /// for logging connects, counting them, or handing out connections of your own. It
+    /// sees every connect the pool starts, including one started while a request waits for
+    /// a pooled connection that then comes back first (hyper-util races the two). Layers
+    /// added first are outermost.
     #[must_use]
     pub fn connector_layer<L>(mut self, layer: L) -> Self
     where
