@@ -113,6 +113,7 @@ mod bomb;
 mod counters;
 mod endpoints;
 pub mod fault;
+mod listener;
 mod proxy;
 mod query;
 mod record;

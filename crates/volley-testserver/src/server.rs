@@ -4,23 +4,19 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::counters::Counters;
+use crate::listener::{SharedListener, poll_accept};
 use crate::record::SeenRequest;
 use crate::routes::{self, Endpoint};
-
-/// The listener, shared with the accept loop only while it polls, so that
-/// dropping the server closes the socket at once (see [`TestServer`]'s `Drop`).
-type SharedListener = Arc<Mutex<Option<TcpListener>>>;
 
 /// An httpbin-like HTTP server on a loopback port, running on the current
 /// Tokio runtime until dropped (or until that runtime shuts down).
@@ -221,19 +217,8 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         // Close the socket now rather than when the runtime next polls the
         // aborted task, so a connect made right after the drop is refused.
-        drop(self.listener.lock().unwrap_or_else(PoisonError::into_inner).take());
+        crate::listener::close(&self.listener);
         self.accept.abort();
-    }
-}
-
-/// Polls the shared listener; `None` once the server was dropped.
-fn poll_accept(
-    listener: &SharedListener,
-    cx: &mut Context<'_>,
-) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
-    match &*listener.lock().unwrap_or_else(PoisonError::into_inner) {
-        Some(listener) => listener.poll_accept(cx).map(Some),
-        None => Poll::Ready(None),
     }
 }
 

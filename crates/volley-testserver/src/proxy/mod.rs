@@ -12,8 +12,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -23,11 +22,9 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use state::{Credentials, State, bump};
-pub use state::{ProxyKind, ProxySeen};
 
-/// The listener, shared with the accept loop only while it polls, so that dropping
-/// the proxy closes the socket at once.
-type SharedListener = Arc<Mutex<Option<TcpListener>>>;
+use crate::listener::{SharedListener, poll_accept};
+pub use state::{ProxyKind, ProxySeen};
 
 /// A forward proxy on a loopback port, for testing clients' proxy support.
 ///
@@ -211,19 +208,8 @@ impl fmt::Debug for ProxyServer {
 
 impl Drop for ProxyServer {
     fn drop(&mut self) {
-        drop(self.listener.lock().unwrap_or_else(PoisonError::into_inner).take());
+        crate::listener::close(&self.listener);
         self.accept.abort();
-    }
-}
-
-/// Polls the shared listener; `None` once the proxy was dropped.
-fn poll_accept(
-    listener: &SharedListener,
-    cx: &mut Context<'_>,
-) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
-    match &*listener.lock().unwrap_or_else(PoisonError::into_inner) {
-        Some(listener) => listener.poll_accept(cx).map(Some),
-        None => Poll::Ready(None),
     }
 }
 

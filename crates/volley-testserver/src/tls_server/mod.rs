@@ -9,8 +9,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -25,12 +24,9 @@ pub use ca::TestCa;
 pub use config::TlsServerConfig;
 
 use crate::counters::{Counters, lock};
+use crate::listener::{SharedListener, poll_accept};
 use crate::record::SeenRequest;
 use crate::routes;
-
-/// The listener, shared with the accept loop only while it polls, so that dropping
-/// the server closes the socket at once.
-type SharedListener = Arc<Mutex<Option<TcpListener>>>;
 
 /// The [`TestServer`](crate::TestServer)'s endpoints over TLS on a loopback port,
 /// for testing a client's TLS settings: custom roots, client certificates, protocol
@@ -194,19 +190,8 @@ impl fmt::Debug for TlsServer {
 
 impl Drop for TlsServer {
     fn drop(&mut self) {
-        drop(self.listener.lock().unwrap_or_else(PoisonError::into_inner).take());
+        crate::listener::close(&self.listener);
         self.accept.abort();
-    }
-}
-
-/// Polls the shared listener; `None` once the server was dropped.
-fn poll_accept(
-    listener: &SharedListener,
-    cx: &mut Context<'_>,
-) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
-    match &*listener.lock().unwrap_or_else(PoisonError::into_inner) {
-        Some(listener) => listener.poll_accept(cx).map(Some),
-        None => Poll::Ready(None),
     }
 }
 
