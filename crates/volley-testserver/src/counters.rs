@@ -14,6 +14,9 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::record::Recorder;
@@ -69,6 +72,16 @@ pub(crate) struct Quota {
     pub(crate) reset: Duration,
 }
 
+/// One hit counter per endpoint (arrays over 32 have no derived `Default`).
+#[derive(Debug)]
+struct EndpointCounts([AtomicU64; Endpoint::ALL.len()]);
+
+impl Default for EndpointCounts {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
 /// All the server's shared state.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -77,12 +90,14 @@ pub(crate) struct Counters {
     max_in_flight: AtomicU64,
     connections: AtomicU64,
     throttled: AtomicU64,
-    endpoints: [AtomicU64; Endpoint::ALL.len()],
+    endpoints: EndpointCounts,
     paths: Mutex<HashMap<String, u64>>,
     flaky: Mutex<HashMap<String, u64>>,
     flaky_bodies: Mutex<HashMap<String, Vec<Bytes>>>,
     retry_after: Mutex<HashMap<String, u64>>,
     windows: Mutex<HashMap<String, Window>>,
+    queues: Mutex<HashMap<String, Arc<Semaphore>>>,
+    tails: Mutex<HashMap<String, u64>>,
     /// The record of request heads.
     pub(crate) seen: Recorder,
 }
@@ -91,7 +106,7 @@ impl Counters {
     /// Records a request head for `endpoint` at `path`.
     pub(crate) fn hit(&self, endpoint: Endpoint, path: &str) {
         self.total.fetch_add(1, Relaxed);
-        self.endpoints[endpoint as usize].fetch_add(1, Relaxed);
+        self.endpoints.0[endpoint as usize].fetch_add(1, Relaxed);
         bump(&mut lock(&self.paths), path);
     }
 
@@ -118,7 +133,7 @@ impl Counters {
     }
 
     pub(crate) fn endpoint(&self, endpoint: Endpoint) -> u64 {
-        self.endpoints[endpoint as usize].load(Relaxed)
+        self.endpoints.0[endpoint as usize].load(Relaxed)
     }
 
     pub(crate) fn path(&self, path: &str) -> u64 {
@@ -172,13 +187,30 @@ impl Counters {
         state.take(now, limit, window)
     }
 
+    /// The workers of `/queue` for `key`: a semaphore of `capacity` permits, made on
+    /// first use (a later call with another capacity for the same key gets the first).
+    pub(crate) fn queue(&self, key: &str, capacity: u32) -> Arc<Semaphore> {
+        let mut queues = lock(&self.queues);
+        if let Some(workers) = queues.get(key) {
+            return workers.clone();
+        }
+        let workers = Arc::new(Semaphore::new(capacity as usize));
+        queues.insert(key.to_owned(), workers.clone());
+        workers
+    }
+
+    /// The 1-based number of this `/tail` request for `key`.
+    pub(crate) fn tail_request(&self, key: &str) -> u64 {
+        bump(&mut lock(&self.tails), key)
+    }
+
     /// Zeroes every counter and forgets all per-key state.
     pub(crate) fn reset(&self) {
         self.total.store(0, Relaxed);
         self.max_in_flight.store(self.in_flight.load(Relaxed), Relaxed);
         self.connections.store(0, Relaxed);
         self.throttled.store(0, Relaxed);
-        for counter in &self.endpoints {
+        for counter in &self.endpoints.0 {
             counter.store(0, Relaxed);
         }
         lock(&self.paths).clear();
@@ -186,6 +218,8 @@ impl Counters {
         lock(&self.flaky_bodies).clear();
         lock(&self.retry_after).clear();
         lock(&self.windows).clear();
+        lock(&self.queues).clear();
+        lock(&self.tails).clear();
         self.seen.clear();
     }
 }

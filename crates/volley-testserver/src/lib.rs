@@ -69,6 +69,8 @@
 //! | `/cookies/set-with?name=N&value=V&path=P&domain=D&max_age=S&expires=E&samesite=X&secure&httponly` | 200, one `Set-Cookie: N=V` with only the attributes given (no default `Path`), and `{"set-cookie": that header}` |
 //! | `/response-headers?Name=Value&…`, any method | 200 with each pair as a response header, verbatim (a repeated name repeats the header), body `{name: value or [values]}`; `content-length`, `transfer-encoding`, `connection` → 400 |
 //! | `/ratelimit?limit=[10]&window_ms=[1000]&key=[""]` | a fixed-window quota per key on tokio's clock: the `/get` document, or 429 with `Retry-After` once over; always `RateLimit-Policy: "default";q=N;w=S`, `RateLimit: "default";r=R;t=T`, `RateLimit-Limit/-Remaining/-Reset` and `X-RateLimit-Limit/-Remaining/-Reset` (epoch seconds) |
+//! | `/queue?capacity=[10]&service_ms=[10]&key=[""]` | a server of `capacity` workers per key, `service_ms` each on tokio's clock; the rest wait in FIFO order, so latency grows with what is in flight beyond the capacity; the `/get` document with `x-queue-wait-ms` |
+//! | `/tail?every=[20]&slow_ms=[1000]&fast_ms=[0]&key=[""]` | request `k` per key takes `slow_ms` when `k % every == 0`, else `fast_ms` (a deterministic 5 % slow tail by default); the `/get` document |
 //!
 //! Time-based endpoints use `tokio::time`, so tests running the server in a
 //! runtime with a paused clock see delays elapse instantly.

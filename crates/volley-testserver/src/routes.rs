@@ -12,7 +12,7 @@ use hyper::body::{Body, Incoming};
 use crate::body::ResBody;
 use crate::counters::Counters;
 use crate::endpoints::{
-    Reject, Req, auth, bodies, cookies, echo, encoded, faults, redirects, throttle,
+    Reject, Req, auth, bodies, cookies, echo, encoded, faults, load, redirects, throttle,
 };
 
 /// The largest request body an endpoint accepts (larger → 413).
@@ -51,12 +51,14 @@ pub(crate) enum Endpoint {
     CookiesDelete,
     CookiesSetWith,
     ResponseHeaders,
+    Queue,
+    Tail,
     NotFound,
 }
 
 impl Endpoint {
     /// Every endpoint, in declaration order (so `ALL[e as usize] == e`).
-    pub(crate) const ALL: [Self; 31] = [
+    pub(crate) const ALL: [Self; 33] = [
         Self::Get,
         Self::Anything,
         Self::Post,
@@ -87,6 +89,8 @@ impl Endpoint {
         Self::CookiesDelete,
         Self::CookiesSetWith,
         Self::ResponseHeaders,
+        Self::Queue,
+        Self::Tail,
         Self::NotFound,
     ];
 
@@ -123,6 +127,8 @@ impl Endpoint {
             Self::CookiesDelete => "cookies-delete",
             Self::CookiesSetWith => "cookies-set-with",
             Self::ResponseHeaders => "response-headers",
+            Self::Queue => "queue",
+            Self::Tail => "tail",
             Self::NotFound => "not-found",
         }
     }
@@ -170,6 +176,8 @@ impl Endpoint {
             ("cookies", 1) if first == "delete" => Self::CookiesDelete,
             ("cookies", 1) if first == "set-with" => Self::CookiesSetWith,
             ("response-headers", 0) => Self::ResponseHeaders,
+            ("queue", 0) => Self::Queue,
+            ("tail", 0) => Self::Tail,
             _ => Self::NotFound,
         }
     }
@@ -231,6 +239,8 @@ pub(crate) async fn handle(
         Endpoint::Drip => bodies::drip(&req).await,
         Endpoint::RetryAfter => throttle::retry_after(&req, &counters),
         Endpoint::RateLimit => throttle::ratelimit(&req, &counters),
+        Endpoint::Queue => load::queue(&req, &counters).await,
+        Endpoint::Tail => load::tail(&req, &counters).await,
         Endpoint::NotFound => Err(Reject::not_found(req.parts.uri.path())),
     };
     Ok(response.unwrap_or_else(Reject::into_response))

@@ -7,6 +7,7 @@ pub(crate) mod cookies;
 pub(crate) mod echo;
 pub(crate) mod encoded;
 pub(crate) mod faults;
+pub(crate) mod load;
 pub(crate) mod redirects;
 pub(crate) mod throttle;
 

@@ -9,6 +9,7 @@ mod echo;
 mod encoded;
 mod faults;
 mod lifecycle;
+mod load;
 mod record;
 mod redirects;
 mod throttle;
