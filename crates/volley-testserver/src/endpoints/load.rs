@@ -53,7 +53,7 @@ pub(crate) async fn tail(req: &Req, counters: &Counters) -> Result<Response<ResB
     let fast_ms: u64 = req.query_or("fast_ms", 0)?;
     let key = req.query("key").unwrap_or_default();
     let k = counters.tail_request(&key);
-    let ms = if k % every == 0 { slow_ms } else { fast_ms };
+    let ms = if k.is_multiple_of(every) { slow_ms } else { fast_ms };
     if ms > 0 {
         tokio::time::sleep(Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
     }
