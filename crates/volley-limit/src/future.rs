@@ -10,11 +10,14 @@ use pin_project_lite::pin_project;
 use volley_core::BoxError;
 
 use crate::ResponseBody;
-use crate::permit::Permit;
+use crate::permit::{Permit, Start};
 
 /// Waits for the permits, then readies and calls the inner service; only requests that
 /// must wait pay for this box.
-pub(crate) type Admit<F> = Pin<Box<dyn Future<Output = Result<(F, Permit), BoxError>> + Send>>;
+pub(crate) type Admit<F> = Pin<Box<dyn Future<Output = Result<Called<F>, BoxError>> + Send>>;
+
+/// An admitted request: the inner future, its permits, and (adaptive only) its sample start.
+pub(crate) type Called<F> = (F, Permit, Option<Box<Start>>);
 
 pin_project! {
     /// The future returned by [`ConcurrencyLimit`](crate::ConcurrencyLimit): waits for the
@@ -33,15 +36,15 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         Waiting { admit: Admit<F> },
-        Called { #[pin] future: F, permit: Option<Permit> },
+        Called { #[pin] future: F, permit: Option<Permit>, start: Option<Box<Start>> },
         Failed { error: Option<BoxError> },
     }
 }
 
 impl<F> ResponseFuture<F> {
     #[inline]
-    pub(crate) fn called(future: F, permit: Permit) -> Self {
-        Self { state: State::Called { future, permit: Some(permit) } }
+    pub(crate) fn called(future: F, permit: Permit, start: Option<Box<Start>>) -> Self {
+        Self { state: State::Called { future, permit: Some(permit), start } }
     }
 
     pub(crate) fn waiting(admit: Admit<F>) -> Self {
@@ -66,25 +69,34 @@ where
             let mut state = self.as_mut().project().state;
             match state.as_mut().project() {
                 StateProj::Waiting { admit } => match ready!(admit.as_mut().poll(cx)) {
-                    Ok((future, permit)) => {
-                        state.set(State::Called { future, permit: Some(permit) });
+                    Ok((future, permit, start)) => {
+                        state.set(State::Called { future, permit: Some(permit), start });
                     }
                     Err(error) => {
                         state.set(State::Failed { error: None });
                         return Poll::Ready(Err(error));
                     }
                 },
-                StateProj::Called { future, permit } => {
+                StateProj::Called { future, permit, start } => {
                     let result = ready!(future.poll(cx));
                     let permit = permit.take();
+                    // Adaptive only: the answer is a sample, taken at the head.
+                    let sample = permit.as_ref().zip(start.take());
                     return Poll::Ready(match result {
-                        Ok(response) => {
+                        Ok(mut response) => {
+                            if let Some((permit, start)) = sample {
+                                response = permit.record_response(&start, response);
+                            }
                             let held = permit.filter(|permit| !permit.release_at_headers());
                             Ok(response.map(|body| ResponseBody::new(body, held)))
                         }
                         Err(error) => {
+                            let error = error.into();
+                            if let Some((permit, start)) = sample {
+                                permit.record_error(&start, &*error);
+                            }
                             drop(permit);
-                            Err(error.into())
+                            Err(error)
                         }
                     });
                 }

@@ -6,11 +6,12 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 use volley_core::{ByAuthority, KeyFn};
 
-use crate::ConcurrencyLimit;
 use crate::state::{Config, LimitState, Shared};
+use crate::{Adaptive, ConcurrencyLimit};
 
 /// Limits how many requests are in flight — from `call` until the response body ends —
-/// globally and, optionally, per key (per host by default).
+/// globally and, optionally, per key (per host by default), with a fixed per-key limit or
+/// an [adaptive](Self::adaptive) one.
 ///
 /// The limits live behind one `Arc` made when the layer is configured: every clone of the
 /// layer and every service it makes, and their clones, share them. Each builder method
@@ -35,7 +36,8 @@ impl ConcurrencyLimitLayer {
     ///
     /// If `global_max` is zero.
     pub fn new(global_max: usize) -> Self {
-        Self::with_config(ByAuthority, Config { global_max: Some(limit(global_max)), ..NONE })
+        let config = Config { global_max: Some(limit(global_max)), ..NONE };
+        Self::with_config(ByAuthority, config, None)
     }
 
     /// At most `per_key_max` requests in flight per key, and no global limit.
@@ -44,7 +46,8 @@ impl ConcurrencyLimitLayer {
     ///
     /// If `per_key_max` is zero.
     pub fn per_key_only(per_key_max: usize) -> Self {
-        Self::with_config(ByAuthority, Config { per_key_max: Some(limit(per_key_max)), ..NONE })
+        let config = Config { per_key_max: Some(limit(per_key_max)), ..NONE };
+        Self::with_config(ByAuthority, config, None)
     }
 }
 
@@ -62,14 +65,14 @@ fn limit(max: usize) -> usize {
 }
 
 impl<K> ConcurrencyLimitLayer<K> {
-    fn with_config(key_fn: K, config: Config) -> Self {
-        Self { key_fn, shared: Arc::new(Shared::new(config)) }
+    fn with_config(key_fn: K, config: Config, adaptive: Option<Adaptive>) -> Self {
+        Self { key_fn, shared: Arc::new(Shared::new(config, adaptive)) }
     }
 
     fn reconfigure(self, change: impl FnOnce(&mut Config)) -> Self {
         let mut config = self.shared.config;
         change(&mut config);
-        Self::with_config(self.key_fn, config)
+        Self::with_config(self.key_fn, config, self.shared.adaptive.clone())
     }
 
     /// At most `per_key_max` requests in flight per key, on top of the global limit. A
@@ -81,14 +84,34 @@ impl<K> ConcurrencyLimitLayer<K> {
     /// If `per_key_max` is zero.
     pub fn per_key(self, per_key_max: usize) -> Self {
         let per_key_max = limit(per_key_max);
-        self.reconfigure(|config| config.per_key_max = Some(per_key_max))
+        let mut config = self.shared.config;
+        config.per_key_max = Some(per_key_max);
+        Self::with_config(self.key_fn, config, None)
+    }
+
+    /// Makes the per-key limit adaptive: each key's limit moves between the
+    /// [`Adaptive`] bounds to what the host can take, learnt from the latency (permit to
+    /// response head) and [`Outcome`](volley_classify::Outcome) of its attempts. Replaces a
+    /// fixed [`per_key`](Self::per_key) limit (and a later `per_key` replaces this); the
+    /// global limit stays fixed. Permits are still held until the body ends, and waiting
+    /// works as for a fixed limit. [`LimitState::limit`] reports a key's limit now.
+    /// Defaults to a fixed limit.
+    ///
+    /// # Panics
+    ///
+    /// On invalid bounds or factors, listed on [`Adaptive`].
+    pub fn adaptive(self, adaptive: Adaptive) -> Self {
+        let adaptive = adaptive.validate();
+        let mut config = self.shared.config;
+        config.per_key_max = Some(adaptive.max);
+        Self::with_config(self.key_fn, config, Some(adaptive))
     }
 
     /// How requests are partitioned for the per-key limit (a closure
     /// `Fn(RequestHead<'_>) -> Key` works). Only consulted when there is a per-key limit.
     /// Defaults to [`ByAuthority`]: scheme, host and port of the request URI.
     pub fn key_fn<K2: KeyFn + Clone>(self, key_fn: K2) -> ConcurrencyLimitLayer<K2> {
-        ConcurrencyLimitLayer::with_config(key_fn, self.shared.config)
+        ConcurrencyLimitLayer::with_config(key_fn, self.shared.config, self.shared.adaptive.clone())
     }
 
     /// How many requests may wait for each limit (the global one, and each key's). A request
@@ -147,6 +170,7 @@ impl<K> fmt::Debug for ConcurrencyLimitLayer<K> {
             .field("max_queue", &config.max_queue)
             .field("acquire_timeout", &config.acquire_timeout)
             .field("release_at_headers", &config.release_at_headers)
+            .field("adaptive", &self.shared.adaptive)
             .finish()
     }
 }

@@ -57,6 +57,14 @@
 //!   dropped as soon as nobody holds or waits for its permits: a crawl over a million hosts
 //!   does not grow memory.
 //!
+//! # Adaptive per-key limits
+//!
+//! [`adaptive`](ConcurrencyLimitLayer::adaptive) replaces the fixed per-key limit with one
+//! that finds each host's capacity by itself ([`Adaptive::aimd`] or
+//! [`Adaptive::gradient`]), between bounds, from the latency (permit to response head) and
+//! [`Outcome`](volley_classify::Outcome) of its attempts; [`LimitState::limit`] reports it.
+//! The guide is `docs/adaptive.md`.
+//!
 //! # Waiting
 //!
 //! `poll_ready` is always ready; a request waits for its permits inside its response
@@ -111,14 +119,18 @@
 //! | bounded wait | no (combine with `LoadShed`/`Timeout`) | `max_queue`, `acquire_timeout`, deadline |
 //! | error | inner error only | `BoxError`; [`Overloaded`] says which limit and why |
 
+mod adaptive;
 mod body;
 mod error;
+mod estimator;
 pub mod future;
 mod layer;
 mod permit;
 mod service;
+mod slot;
 mod state;
 
+pub use adaptive::{Adaptive, Algorithm};
 pub use body::ResponseBody;
 pub use error::{LimitScope, OverloadReason, Overloaded};
 pub use layer::ConcurrencyLimitLayer;
@@ -129,3 +141,8 @@ pub use state::LimitState;
 #[doc = include_str!("../../../docs/concurrency.md")]
 #[cfg(doctest)]
 pub struct GuideDoctests;
+
+// The adaptive guide's code blocks as well.
+#[doc = include_str!("../../../docs/adaptive.md")]
+#[cfg(doctest)]
+pub struct AdaptiveGuideDoctests;

@@ -1,10 +1,13 @@
+use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use http::{Method, Response};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use volley_classify::Outcome;
 use volley_core::{Deadline, Key};
 
 use crate::error::{LimitScope, OverloadReason, Overloaded};
@@ -65,7 +68,7 @@ impl Permit {
         if let (Some(slot), Some(keys)) = (&self.key, &self.shared.keys)
             && !self.key_permit
         {
-            return Some((LimitScope::Key(slot.key.clone()), keys.max, &slot.waiting));
+            return Some((LimitScope::Key(slot.key.clone()), slot.limit(keys.max), &slot.waiting));
         }
         match (&self.shared.global, self.shared.config.global_max) {
             (Some(_), Some(max)) if !self.global => {
@@ -90,7 +93,8 @@ impl Permit {
             wait(&slot.semaphore, &slot.waiting, &self.shared.waiting, config.max_queue, &budget)
                 .await
                 .map_err(|(waiting, reason)| {
-                    Overloaded::new(LimitScope::Key(slot.key.clone()), keys.max, waiting, reason)
+                    let max = slot.limit(keys.max);
+                    Overloaded::new(LimitScope::Key(slot.key.clone()), max, waiting, reason)
                 })?;
             self.key_permit = true;
         }
@@ -126,11 +130,65 @@ impl Permit {
     fn release_key(&mut self) {
         if let Some(slot) = self.key.take() {
             if self.key_permit {
-                slot.semaphore.add_permits(1);
+                slot.give_back();
             }
             if let Some(keys) = &self.shared.keys {
                 keys.release(slot);
             }
+        }
+    }
+}
+
+/// Adaptive limits only: when and how a request got its permits, to turn its answer into a
+/// sample. Boxed so the fixed path carries one word of `None`.
+pub(crate) struct Start {
+    at: Instant,
+    method: Method,
+    epoch: u64,
+}
+
+impl Permit {
+    /// Starts the latency clock of an admitted request; `None`, with no clock read, unless
+    /// the limit is adaptive.
+    #[inline]
+    pub(crate) fn start(&self, method: &Method) -> Option<Box<Start>> {
+        self.shared.adaptive.as_ref()?;
+        let slot = self.key.as_ref()?;
+        Some(Box::new(Start { at: Instant::now(), method: method.clone(), epoch: slot.epoch() }))
+    }
+
+    /// Feeds the answer to the key's adaptive limit. The response goes through
+    /// unchanged (it is split only to hand the classifier a head without a body type).
+    pub(crate) fn record_response<B>(&self, start: &Start, response: Response<B>) -> Response<B> {
+        let Some(adaptive) = &self.shared.adaptive else { return response };
+        let (parts, body) = response.into_parts();
+        let head = Response::from_parts(parts, ());
+        let outcome = adaptive.judge.judge(&start.method, Ok(&head));
+        self.record(start, outcome);
+        let (parts, ()) = head.into_parts();
+        Response::from_parts(parts, body)
+    }
+
+    /// Feeds a failed attempt to the key's adaptive limit.
+    pub(crate) fn record_error(&self, start: &Start, error: &(dyn Error + 'static)) {
+        let Some(adaptive) = &self.shared.adaptive else { return };
+        // An error that is not an overload signal carries no latency worth learning.
+        if let outcome @ (Outcome::Retryable { .. } | Outcome::Throttled { .. }) =
+            adaptive.judge.judge(&start.method, Err(error))
+        {
+            self.record(start, outcome);
+        }
+    }
+
+    fn record(&self, start: &Start, outcome: Outcome) {
+        let dropped = match outcome {
+            Outcome::Success | Outcome::Fatal => false,
+            Outcome::Retryable { .. } | Outcome::Throttled { .. } => true,
+            // Nothing reached the host: nothing to learn about it.
+            Outcome::NotSent => return,
+        };
+        if let (Some(adaptive), Some(slot)) = (&self.shared.adaptive, &self.key) {
+            slot.record(adaptive, start.at.elapsed(), dropped, start.epoch);
         }
     }
 }

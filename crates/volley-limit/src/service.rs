@@ -9,7 +9,7 @@ use tower_service::Service;
 use volley_core::{BoxError, ByAuthority, Deadline, KeyFn, RequestHead};
 
 use crate::ResponseBody;
-use crate::future::ResponseFuture;
+use crate::future::{Called, ResponseFuture};
 use crate::permit::Permit;
 use crate::state::{LimitState, Shared};
 
@@ -79,7 +79,10 @@ where
             // without a clone of the service or a boxed future. A pending answer is fine,
             // the same instance is polled again with a real waker in `wait`.
             match self.inner.poll_ready(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(Ok(())) => ResponseFuture::called(self.inner.call(req), permit),
+                Poll::Ready(Ok(())) => {
+                    let start = permit.start(req.method());
+                    ResponseFuture::called(self.inner.call(req), permit, start)
+                }
                 Poll::Ready(Err(error)) => ResponseFuture::failed(error.into()),
                 Poll::Pending => self.wait(permit, req),
             }
@@ -110,21 +113,22 @@ impl<S, K> ConcurrencyLimit<S, K> {
 }
 
 /// Waits for the missing permits, then for the inner service, then calls it.
-async fn admit<S, R>(
+async fn admit<S, B>(
     mut permit: Permit,
     started: Instant,
     deadline: Option<Deadline>,
     mut inner: S,
-    req: R,
-) -> Result<(S::Future, Permit), BoxError>
+    req: Request<B>,
+) -> Result<Called<S::Future>, BoxError>
 where
-    S: Service<R>,
+    S: Service<Request<B>>,
     S::Error: Into<BoxError>,
 {
     permit.acquire(started, deadline).await?;
+    let start = permit.start(req.method());
     poll_fn(|cx| inner.poll_ready(cx)).await.map_err(Into::into)?;
     let future = inner.call(req);
-    Ok((future, permit))
+    Ok((future, permit, start))
 }
 
 impl<S: fmt::Debug, K> fmt::Debug for ConcurrencyLimit<S, K> {

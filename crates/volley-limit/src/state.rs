@@ -7,6 +7,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use volley_core::{Key, KeyHashBuilder};
 
+use crate::adaptive::Adaptive;
+use crate::estimator::Estimator;
+use crate::slot::{AdaptiveSlot, Memory};
+
 /// The layer's configuration, fixed once the shared state is built.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Config {
@@ -26,16 +30,24 @@ pub(crate) struct Shared {
     /// Requests queued on any semaphore, global or per key.
     pub(crate) waiting: AtomicUsize,
     pub(crate) keys: Option<KeyMap>,
+    /// Set when the per-key limits are adaptive; `None` keeps the fixed path free of clock
+    /// reads and classification.
+    pub(crate) adaptive: Option<Adaptive>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, adaptive: Option<Adaptive>) -> Self {
+        let keys = match &adaptive {
+            Some(adaptive) => Some(KeyMap::adaptive(adaptive)),
+            None => config.per_key_max.map(KeyMap::new),
+        };
         Self {
             config,
             global: config.global_max.map(Semaphore::new),
             global_waiting: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
-            keys: config.per_key_max.map(KeyMap::new),
+            keys,
+            adaptive,
         }
     }
 }
@@ -48,6 +60,7 @@ impl Shared {
 /// nothing, and a key never has two live semaphores: a new one is made only when the old
 /// one has no holder and no waiter left.
 pub(crate) struct KeyMap {
+    /// The fixed per-key limit, or the adaptive maximum.
     pub(crate) max: usize,
     map: Mutex<Slots>,
 }
@@ -59,6 +72,8 @@ struct Slots {
     /// The last slot to go idle, all permits back, reused for the next new key: requests to
     /// one host one after another would otherwise allocate a slot each.
     spare: Option<Arc<KeySlot>>,
+    /// Adaptive only: the limits of idle keys.
+    memory: Option<Memory>,
 }
 
 pub(crate) struct KeySlot {
@@ -67,11 +82,19 @@ pub(crate) struct KeySlot {
     pub(crate) waiting: AtomicUsize,
     /// Outstanding references handed out by `checkout`; only changed under the map lock.
     users: AtomicUsize,
+    pub(crate) adaptive: Option<AdaptiveSlot>,
 }
 
 impl KeyMap {
     fn new(max: usize) -> Self {
-        Self { max, map: Mutex::new(Slots { by_key: HashMap::default(), spare: None }) }
+        let slots = Slots { by_key: HashMap::default(), spare: None, memory: None };
+        Self { max, map: Mutex::new(slots) }
+    }
+
+    fn adaptive(config: &Adaptive) -> Self {
+        let memory = Memory::new(config);
+        let slots = Slots { by_key: HashMap::default(), spare: None, memory: Some(memory) };
+        Self { max: config.max, map: Mutex::new(slots) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -88,6 +111,11 @@ impl KeyMap {
                 Some(slot) => {
                     slot.users.fetch_add(1, Ordering::Relaxed);
                     Arc::clone(slot)
+                }
+                None if slots.memory.is_some() => {
+                    let slot = Self::adaptive_slot(&mut slots, key.clone());
+                    slots.by_key.insert(key, Arc::clone(&slot));
+                    slot
                 }
                 None => {
                     let slot = self.fresh_slot(slots.spare.take(), key.clone());
@@ -114,6 +142,24 @@ impl KeyMap {
             semaphore: Semaphore::new(self.max),
             waiting: AtomicUsize::new(0),
             users: AtomicUsize::new(1),
+            adaptive: None,
+        })
+    }
+
+    /// A slot for `key` starting from its remembered adaptive limit (or the initial one).
+    fn adaptive_slot(slots: &mut Slots, key: Key) -> Arc<KeySlot> {
+        let memory = slots.memory.as_mut().expect("called for adaptive maps only");
+        let estimator = match memory.by_key.remove(&key) {
+            Some((estimator, _)) => estimator,
+            None => Estimator::new(&memory.config),
+        };
+        let size = estimator.permits(&memory.config);
+        Arc::new(KeySlot {
+            key,
+            semaphore: Semaphore::new(size),
+            waiting: AtomicUsize::new(0),
+            users: AtomicUsize::new(1),
+            adaptive: Some(AdaptiveSlot::new(estimator, size)),
         })
     }
 
@@ -126,6 +172,12 @@ impl KeyMap {
         let removed = slots.by_key.remove(&slot.key);
         debug_assert!(removed.as_ref().is_some_and(|removed| Arc::ptr_eq(removed, &slot)));
         drop(removed);
+        if let Some(memory) = &mut slots.memory {
+            if let Some(estimator) = slot.estimator() {
+                memory.insert(slot.key.clone(), estimator);
+            }
+            return;
+        }
         // No user left means no permit held and nobody waiting; checked anyway, since a
         // spare must be as good as new.
         let idle = slot.semaphore.available_permits() == self.max
@@ -140,8 +192,26 @@ impl KeyMap {
     }
 
     fn in_flight(&self) -> usize {
-        let held = |slot: &KeySlot| self.max - slot.semaphore.available_permits();
-        self.lock().by_key.values().map(|slot| held(slot)).sum()
+        self.lock().by_key.values().map(|slot| slot.held(self.max)).sum()
+    }
+
+    /// The limit of `key`: live, remembered, or the one a new key would get.
+    fn limit(&self, key: &Key) -> usize {
+        let slots = self.lock();
+        if let Some(slot) = slots.by_key.get(key) {
+            return slot.limit(self.max);
+        }
+        match &slots.memory {
+            Some(memory) => match memory.by_key.get(key) {
+                Some((estimator, _)) => estimator.permits(&memory.config),
+                None => memory.config.initial,
+            },
+            None => self.max,
+        }
+    }
+
+    fn remembered(&self) -> usize {
+        self.lock().memory.as_ref().map_or(0, |memory| memory.by_key.len())
     }
 
     fn slot(&self, key: &Key) -> Option<Arc<KeySlot>> {
@@ -171,7 +241,8 @@ impl LimitState {
         self.shared.config.global_max
     }
 
-    /// The per-key limit, or `None` when there is none.
+    /// The per-key limit, or `None` when there is none; with an adaptive limit, its
+    /// maximum (see [`limit`](Self::limit) for a key's limit now).
     pub fn per_key_max(&self) -> Option<usize> {
         self.shared.config.per_key_max
     }
@@ -206,7 +277,19 @@ impl LimitState {
     /// Permits of `key` held right now (zero for an idle key or without per-key limit).
     pub fn in_flight_for(&self, key: &Key) -> usize {
         let Some(keys) = &self.shared.keys else { return 0 };
-        keys.slot(key).map_or(0, |slot| keys.max - slot.semaphore.available_permits())
+        keys.slot(key).map_or(0, |slot| slot.held(keys.max))
+    }
+
+    /// The per-key limit of `key` now: the fixed one, or the adaptive one (the initial limit
+    /// for a key never seen or forgotten). `None` without a per-key limit.
+    pub fn limit(&self, key: &Key) -> Option<usize> {
+        self.shared.keys.as_ref().map(|keys| keys.limit(key))
+    }
+
+    /// Idle keys whose adaptive limit is remembered (at most
+    /// [`Adaptive::max_keys`](crate::Adaptive::max_keys)); zero for fixed limits.
+    pub fn remembered_keys(&self) -> usize {
+        self.shared.keys.as_ref().map_or(0, KeyMap::remembered)
     }
 
     /// Requests waiting for a permit of `key`.
