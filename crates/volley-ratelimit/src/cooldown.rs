@@ -1,4 +1,5 @@
-//! Server-requested cooldowns per key, consulted only while at least one exists.
+//! Server-requested cooldowns per key, consulted only while at least one exists, in a
+//! sharded map of bounded size that the pacing state reuses.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -17,24 +18,40 @@ const PER_SHARD: usize = 4096;
 /// …so the most the map holds.
 pub(crate) const MAX_COOLDOWNS: usize = SHARDS * PER_SHARD;
 
-type Shard = Mutex<HashMap<Key, Instant, KeyHashBuilder>>;
+/// A value that stops mattering at some instant: the map drops it after then, and drops the
+/// ones ending soonest first when a shard is full.
+pub(crate) trait Ends {
+    /// When this entry stops mattering.
+    fn ends(&self) -> Instant;
+}
 
-/// `key → cooling down until`, sharded by key hash, at most [`MAX_COOLDOWNS`] entries.
+impl Ends for Instant {
+    fn ends(&self) -> Instant {
+        *self
+    }
+}
+
+type Shard<V> = Mutex<HashMap<Key, V, KeyHashBuilder>>;
+
+/// `key → V`, sharded by key hash, at most [`MAX_COOLDOWNS`] entries.
 ///
-/// The fast path is one relaxed load of `active`: while no key is cooling down (the normal
-/// case) no lock is taken and the clock is not read.
+/// The fast path is one relaxed load of `active`: while the map is empty (the normal case)
+/// no lock is taken and the clock is not read.
 ///
 /// A new key that finds its shard full first drops the shard's expired entries, then, if
 /// it is still full, the half of them that end soonest: one O(shard) pass frees half the
 /// shard, so insertion stays amortised O(1) however many keys a crawler meets.
 #[derive(Debug)]
-pub(crate) struct Cooldowns {
+pub(crate) struct Bounded<V> {
     /// Entries in all shards, expired or not (they are dropped lazily).
     active: AtomicUsize,
-    shards: Box<[Shard]>,
+    shards: Box<[Shard<V>]>,
 }
 
-impl Cooldowns {
+/// `key → cooling down until`.
+pub(crate) type Cooldowns = Bounded<Instant>;
+
+impl<V: Ends> Bounded<V> {
     pub(crate) fn new() -> Self {
         Self {
             active: AtomicUsize::new(0),
@@ -42,50 +59,9 @@ impl Cooldowns {
         }
     }
 
-    /// Whether no cooldown is recorded (expired ones count until dropped).
+    /// Whether the map holds no entry (expired ones count until dropped).
     pub(crate) fn is_empty(&self) -> bool {
         self.active.load(Relaxed) == 0
-    }
-
-    /// The time left of `key`'s cooldown; an expired entry is dropped on the way.
-    #[inline]
-    pub(crate) fn remaining(&self, key: &Key) -> Option<Duration> {
-        // Inlined: every acquire asks, and almost always nothing is cooling down.
-        if self.is_empty() { None } else { self.remaining_locked(key) }
-    }
-
-    fn remaining_locked(&self, key: &Key) -> Option<Duration> {
-        let mut shard = self.shard(key);
-        let until = *shard.get(key)?;
-        let now = Instant::now();
-        if until > now {
-            return Some(until - now);
-        }
-        shard.remove(key);
-        self.active.fetch_sub(1, Relaxed);
-        None
-    }
-
-    /// Cools `key` down until `until`, keeping a later cooldown already in place. Returns
-    /// whether this call extended the cooldown.
-    pub(crate) fn set(&self, key: &Key, until: Instant) -> bool {
-        let mut shard = self.shard(key);
-        match shard.get_mut(key) {
-            Some(current) if *current >= until => false,
-            Some(current) => {
-                *current = until;
-                true
-            }
-            None => {
-                if shard.len() >= PER_SHARD {
-                    let dropped = make_room(&mut shard);
-                    self.active.fetch_sub(dropped, Relaxed);
-                }
-                shard.insert(key.clone(), until);
-                self.active.fetch_add(1, Relaxed);
-                true
-            }
-        }
     }
 
     /// Entries in the map, expired or not (until they are dropped).
@@ -93,7 +69,41 @@ impl Cooldowns {
         self.active.load(Relaxed)
     }
 
-    /// Drops every cooldown that has ended.
+    /// Runs `f` on `key`'s entry, if any, under its shard's lock; `f` answers whether to
+    /// drop the entry, and a value.
+    pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&mut V) -> (bool, R)) -> Option<R> {
+        let mut shard = self.shard(key);
+        let (drop, answer) = f(shard.get_mut(key)?);
+        if drop {
+            shard.remove(key);
+            self.active.fetch_sub(1, Relaxed);
+        }
+        Some(answer)
+    }
+
+    /// Runs `update` on `key`'s entry, or inserts `insert()` (making room first when the
+    /// shard is full). Returns whether an entry was inserted.
+    pub(crate) fn upsert(
+        &self,
+        key: &Key,
+        update: impl FnOnce(&mut V),
+        insert: impl FnOnce() -> V,
+    ) -> bool {
+        let mut shard = self.shard(key);
+        if let Some(current) = shard.get_mut(key) {
+            update(current);
+            return false;
+        }
+        if shard.len() >= PER_SHARD {
+            let dropped = make_room(&mut shard);
+            self.active.fetch_sub(dropped, Relaxed);
+        }
+        shard.insert(key.clone(), insert());
+        self.active.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// Drops every entry that has ended.
     pub(crate) fn prune(&self) {
         if self.is_empty() {
             return;
@@ -102,7 +112,7 @@ impl Cooldowns {
         for shard in &self.shards {
             let mut shard = lock(shard);
             let before = shard.len();
-            shard.retain(|_, until| *until > now);
+            shard.retain(|_, value| value.ends() > now);
             self.active.fetch_sub(before - shard.len(), Relaxed);
             if shard.is_empty() {
                 shard.shrink_to_fit();
@@ -110,30 +120,59 @@ impl Cooldowns {
         }
     }
 
-    fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, Instant, KeyHashBuilder>> {
+    fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, V, KeyHashBuilder>> {
         // The remainder is below SHARDS, so the cast cannot truncate.
         let index = (KeyHashBuilder.hash_one(key) % SHARDS as u64) as usize;
         lock(&self.shards[index])
     }
 }
 
+impl Cooldowns {
+    /// The time left of `key`'s cooldown; an expired entry is dropped on the way.
+    #[inline]
+    pub(crate) fn remaining(&self, key: &Key) -> Option<Duration> {
+        // Inlined: every acquire asks, and almost always nothing is cooling down.
+        if self.is_empty() { None } else { self.remaining_locked(key) }
+    }
+
+    fn remaining_locked(&self, key: &Key) -> Option<Duration> {
+        let now = Instant::now();
+        self.with(
+            key,
+            |until| if *until > now { (false, Some(*until - now)) } else { (true, None) },
+        )?
+    }
+
+    /// Cools `key` down until `until`, keeping a later cooldown already in place. Returns
+    /// whether this call extended the cooldown.
+    pub(crate) fn set(&self, key: &Key, until: Instant) -> bool {
+        let mut extended = true;
+        let update = |current: &mut Instant| {
+            extended = *current < until;
+            *current = (*current).max(until);
+        };
+        self.upsert(key, update, || until);
+        extended
+    }
+}
+
 /// Frees at least half of a full shard: the expired entries, then the ones that end soonest
 /// (ties broken arbitrarily). Returns how many were dropped.
-fn make_room(shard: &mut HashMap<Key, Instant, KeyHashBuilder>) -> usize {
+fn make_room<V: Ends>(shard: &mut HashMap<Key, V, KeyHashBuilder>) -> usize {
     let before = shard.len();
     let now = Instant::now();
-    shard.retain(|_, until| *until > now);
+    shard.retain(|_, value| value.ends() > now);
     let keep = PER_SHARD / 2;
     if shard.len() > keep {
         // The `keep`th latest end: entries ending before it go, and enough of those ending
         // exactly then to leave `keep`.
-        let mut ends: Vec<Instant> = shard.values().copied().collect();
+        let mut ends: Vec<Instant> = shard.values().map(Ends::ends).collect();
         let cut = ends.len() - keep;
         let (_, threshold, _) = ends.select_nth_unstable(cut);
         let threshold = *threshold;
         let mut surplus =
             shard.len() - keep - ends[..cut].iter().filter(|e| **e < threshold).count();
-        shard.retain(|_, until| match (*until).cmp(&threshold) {
+        shard.retain(|_, value| match value.ends().cmp(&threshold) {
             Ordering::Less => false,
             Ordering::Equal if surplus > 0 => {
                 surplus -= 1;
@@ -145,14 +184,14 @@ fn make_room(shard: &mut HashMap<Key, Instant, KeyHashBuilder>) -> usize {
     tracing::debug!(
         dropped = before - shard.len(),
         kept = shard.len(),
-        "rate limit cooldown map full: dropped the expired cooldowns, then those ending soonest"
+        "rate limit key map full: dropped the expired entries, then those ending soonest"
     );
     before - shard.len()
 }
 
 /// Every critical section is a single map update, so a panic elsewhere cannot leave a shard
 /// inconsistent: ignore poisoning.
-fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<Key, Instant, KeyHashBuilder>> {
+fn lock<V>(shard: &Shard<V>) -> MutexGuard<'_, HashMap<Key, V, KeyHashBuilder>> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -28,6 +28,7 @@ pub struct RateLimited {
     wait: Duration,
     bound: WaitBound,
     cooldown: bool,
+    paced: bool,
 }
 
 /// What a [`RateLimited`] wait would have exceeded.
@@ -51,7 +52,14 @@ impl RateLimited {
     /// A refused wait of `wait` for `key`, over `bound`; `cooldown` says whether the key was
     /// cooling down after the server asked the client to slow down.
     pub fn new(key: Key, wait: Duration, bound: WaitBound, cooldown: bool) -> Self {
-        Self { key, wait, bound, cooldown }
+        Self { key, wait, bound, cooldown, paced: false }
+    }
+
+    /// Marks the wait as the key's pace from quota headers (see
+    /// [`RateLimitLayer::pace_from_quota`](crate::RateLimitLayer::pace_from_quota)).
+    pub(crate) fn paced(mut self, paced: bool) -> Self {
+        self.paced = paced;
+        self
     }
 
     /// The key whose limit was reached (the request's host by default).
@@ -75,12 +83,21 @@ impl RateLimited {
     pub fn is_cooldown(&self) -> bool {
         self.cooldown
     }
+
+    /// Whether the wait was the key's pace: the server's quota headers said few requests
+    /// remain, and the layer spreads them over the time until the reset (see
+    /// [`RateLimitLayer::pace_from_quota`](crate::RateLimitLayer::pace_from_quota)).
+    pub fn is_paced(&self) -> bool {
+        self.paced
+    }
 }
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "rate limit wait of {:?} for {}", self.wait, self.key)?;
-        if self.cooldown {
+        if self.paced {
+            f.write_str(" (paced to the server's remaining quota)")?;
+        } else if self.cooldown {
             f.write_str(" (cooling down at the server's request)")?;
         }
         match self.bound {

@@ -53,6 +53,8 @@ struct Parked<S, B> {
     /// Taken when the request is sent.
     request: Option<Request<B>>,
     wait: Wait,
+    /// Whether the request passed its key's pace (it then only waits for a token).
+    paced: bool,
 }
 
 enum Wait {
@@ -75,26 +77,29 @@ where
         Self { state: State::Calling { future, method }, key, shared }
     }
 
-    /// The request waits for its token (`acquire`) or for `inner` to be ready.
+    /// The request waits for its token or pace (`acquire`, answered after the pace if
+    /// `paced`) or for `inner` to be ready.
     pub(crate) fn parked(
         inner: S,
         request: Request<ReqBody>,
         key: Option<Key>,
         shared: Arc<Shared<C>>,
         acquire: Acquire,
+        paced: bool,
     ) -> Self {
         let first_wait = match &acquire {
             Acquire::Wait(wait) => Some(*wait),
             _ => None,
         };
         let deadline = Deadline::from_request(&request);
-        let state = match next(acquire, &shared, &key, deadline) {
+        let state = match next(acquire, &shared, &key, deadline, paced) {
             Ok(wait) => {
                 if let (Some(wait), Wait::Sleeping { .. }) = (first_wait, &wait) {
                     // Once per request the limiter holds back (not per re-check).
                     tracing::debug!(key = ?key, wait_ms = wait.as_millis() as u64, "rate limit wait");
                 }
-                State::Parked { parked: Box::new(Parked { inner, request: Some(request), wait }) }
+                let parked = Parked { inner, request: Some(request), wait, paced };
+                State::Parked { parked: Box::new(parked) }
             }
             Err(error) => State::Failed { error: Some(error) },
         };
@@ -107,18 +112,21 @@ where
     }
 }
 
-/// What to do after the backend answered `acquire`, or the error that ends the request.
+/// What to do after the backend (or, before `paced`, the key's pace) answered `acquire`,
+/// or the error that ends the request.
 fn next<C>(
     acquire: Acquire,
     shared: &Shared<C>,
     key: &Option<Key>,
     deadline: Option<Deadline>,
+    paced: bool,
 ) -> Result<Wait, BoxError> {
     match acquire {
         Acquire::Ready => Ok(Wait::Acquired),
         Acquire::Pending(answer) => Ok(Wait::Asking { answer }),
         Acquire::Wait(wait) => {
-            let (sleep, waiter) = shared.plan_wait(key, wait, deadline)?;
+            let pace = !paced && shared.pacing.is_some();
+            let (sleep, waiter) = shared.plan_wait(key, wait, deadline, pace)?;
             Ok(Wait::Sleeping { sleep: Box::pin(tokio::time::sleep(sleep)), _waiter: waiter })
         }
     }
@@ -183,7 +191,7 @@ where
                 parked.wait = Wait::Acquired;
                 // Not FIFO: every waiter whose sleep ends asks again, and whoever asks
                 // first after a token is replenished gets it (see `plan_wait`).
-                shared.backend.acquire(shared.key(key))
+                shared.acquire(key, &mut parked.paced)
             }
             Wait::Asking { answer } => ready!(answer.as_mut().poll(cx))?,
             Wait::Acquired => {
@@ -196,7 +204,7 @@ where
             }
         };
         let deadline = parked.request.as_ref().and_then(Deadline::from_request);
-        parked.wait = next(acquire, shared, key, deadline)?;
+        parked.wait = next(acquire, shared, key, deadline, parked.paced)?;
     }
 }
 

@@ -86,8 +86,21 @@ impl RateLimitLayer {
             classifier: HttpClassifier::new(),
             hints: HintParser::new(),
             feedback: true,
+            pace: false,
+            pace_burst: 0,
         };
         Ok(Self { shared: config.try_build()? })
+    }
+
+    /// A limiter with no rate of its own that still listens to servers: cooldowns after a
+    /// 429 or `Retry-After`, and [pacing](Self::pace_from_quota) when turned on. Its rate
+    /// (a billion a second, with a burst as large) never binds.
+    pub fn unlimited() -> Self {
+        const FASTEST: u32 = 1_000_000_000;
+        // One per nanosecond is the fastest rate a bucket can hold; a burst of as many
+        // refills within a second, far inside the 292-year bound `try_new` checks.
+        Self::try_new(FASTEST, Duration::from_secs(1), FASTEST)
+            .unwrap_or_else(|_| unreachable!("a rate of 1/ns with a 1 s burst is valid"))
     }
 }
 
@@ -182,6 +195,8 @@ impl<C: Classify> RateLimitLayer<C> {
             classifier,
             hints: s.hints,
             feedback: s.feedback,
+            pace: s.pace,
+            pace_burst: s.pace_burst,
         };
         RateLimitLayer { shared: config.build() }
     }
@@ -195,7 +210,45 @@ impl<C: Classify> RateLimitLayer<C> {
         self.with(|s| s.hints = hints)
     }
 
-    /// Ignores what responses say: no cooldowns, only the configured rate.
+    /// Spreads the requests a server says remain over the time until its quota resets,
+    /// instead of spending them at once and meeting a 429.
+    ///
+    /// When a response's quota headers (`RateLimit`, `RateLimit-Remaining` +
+    /// `RateLimit-Reset`, `X-RateLimit-Remaining` + `X-RateLimit-Reset`, read by the
+    /// [`hint_parser`](Self::hint_parser); the most restrictive quota) say `N` requests
+    /// remain for `T`, the key's next request starts no earlier than `T / (N + 1)` after the
+    /// last one let through: the `N` go evenly, the last one a gap before the reset. Every
+    /// response updates the pace; readings of one window only tighten it (least remaining,
+    /// earliest reset), so late answers to concurrent requests cannot loosen it. The pace
+    /// ends when the reset passes. A paced wait is a wait like the token's: bounded by the
+    /// request's [`Deadline`](volley_core::Deadline) and [`max_wait`](Self::max_wait)
+    /// (failing fast with [`RateLimited`](crate::RateLimited), with
+    /// [`is_paced`](crate::RateLimited::is_paced)), and no single gap longer than
+    /// [`max_cooldown`](Self::max_cooldown). It comes on top of the rate and of cooldowns:
+    /// the strictest wins. Pacing state is per process and per key, bounded like the
+    /// cooldowns; [`no_feedback`](Self::no_feedback) turns it off too.
+    ///
+    /// Off by default: a client that sends a few requests against a large quota (5,000 an
+    /// hour) would otherwise wait 0.72 s before each. Turn it on for batch work that
+    /// spends a quota. See [`pace_burst`](Self::pace_burst) for a head start.
+    ///
+    /// Defaults to `false`.
+    #[must_use]
+    pub fn pace_from_quota(self, pace: bool) -> Self {
+        self.with(|s| s.pace = pace)
+    }
+
+    /// How many requests of each quota window go unpaced before pacing spreads the rest
+    /// (see [`pace_from_quota`](Self::pace_from_quota)): a small batch against a large quota
+    /// goes at once, a long one is still spread. Never more than the server says remain.
+    ///
+    /// Defaults to 0.
+    #[must_use]
+    pub fn pace_burst(self, burst: u32) -> Self {
+        self.with(|s| s.pace_burst = burst)
+    }
+
+    /// Ignores what responses say: no cooldowns, no pacing, only the configured rate.
     ///
     /// Defaults to feedback on.
     #[must_use]
@@ -223,6 +276,20 @@ impl<C: Classify> RateLimitLayer<C> {
     /// global mode `key` is ignored: there is one cooldown).
     pub fn cooldown_remaining(&self, key: &Key) -> Option<Duration> {
         self.shared.backend.cooldown_remaining(self.shared.lookup_key(key))
+    }
+
+    /// The gap `key`'s requests are spread by now, while the server's quota headers pace it
+    /// (see [`pace_from_quota`](Self::pace_from_quota)); `None` when it is not paced (in
+    /// global mode `key` is ignored: there is one pace).
+    pub fn pace_interval(&self, key: &Key) -> Option<Duration> {
+        let pacing = self.shared.pacing.as_ref()?;
+        pacing.interval(self.shared.lookup_key(key))
+    }
+
+    /// How many keys are paced, ended windows not yet dropped included; at most
+    /// [`GovernorBackend::MAX_COOLDOWNS`](crate::GovernorBackend::MAX_COOLDOWNS).
+    pub fn tracked_paces(&self) -> usize {
+        self.shared.pacing.as_ref().map_or(0, |pacing| pacing.len())
     }
 
     /// How many cooldowns the backend holds, expired ones not yet dropped included; at most

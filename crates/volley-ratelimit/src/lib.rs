@@ -104,6 +104,18 @@
 //! paces that host. [`no_feedback`](RateLimitLayer::no_feedback) turns all of this off.
 //! While no key is cooling down, checking for cooldowns costs one relaxed atomic load.
 //!
+//! # Pacing from quota headers (opt-in)
+//!
+//! With [`pace_from_quota(true)`](RateLimitLayer::pace_from_quota), a response saying `N`
+//! requests remain for `T` spreads them: the key's next request starts no earlier than
+//! `(R - last) / (N + 1)` after the last one let through, `R` being the window's end (the
+//! earliest its readings put it at) and `N` the least they reported, less the requests let
+//! through since. The pace is a wait like the token's (deadline, `max_wait`,
+//! [`RateLimited::is_paced`]), no gap exceeds `max_cooldown`, it ends at the reset, and the
+//! strictest of rate, cooldown and pace wins. Off by default: a few requests against a
+//! large quota would otherwise each wait. When off, it costs one branch per request; when
+//! on and no key is paced, one relaxed atomic load.
+//!
 //! # The clock seam
 //!
 //! governor's own clock and its `until_ready` timers ignore `tokio::time::pause()`. This
@@ -149,6 +161,7 @@ mod error;
 pub mod future;
 mod governor_backend;
 mod layer;
+mod pace;
 mod service;
 mod shared;
 mod wait;

@@ -76,12 +76,13 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let key = self.shared.key_of(&req);
-        let acquire = self.shared.backend.acquire(self.shared.key(&key));
+        let mut paced = false;
+        let acquire = self.shared.acquire(&key, &mut paced);
         if !matches!(acquire, Acquire::Ready) {
             // No token yet: the request waits with a clone of the inner service that nobody
             // has asked to get ready, so it holds nothing below while it waits.
             let inner = self.inner.clone();
-            return ResponseFuture::parked(inner, req, key, self.shared.clone(), acquire);
+            return ResponseFuture::parked(inner, req, key, self.shared.clone(), acquire, paced);
         }
         // The token is taken: send at once if the inner service is ready now. It is polled
         // with a no-op waker; if it is not ready, the response future takes this instance
@@ -98,7 +99,7 @@ where
             Poll::Pending => {
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::parked(inner, req, key, self.shared.clone(), acquire)
+                ResponseFuture::parked(inner, req, key, self.shared.clone(), acquire, paced)
             }
         }
     }

@@ -12,7 +12,8 @@ use volley_classify::{Classify, HintParser, Outcome};
 use volley_core::{Key, KeyFn, RequestHead};
 
 use crate::governor_backend;
-use crate::{Backend, ConfigError, GovernorBackend};
+use crate::pace::Pacing;
+use crate::{Acquire, Backend, ConfigError, GovernorBackend};
 
 /// A response can only report an exhausted quota through one of these (see
 /// [`HintParser::rate_limit`]); checking for them first keeps the parser off the fast path.
@@ -45,6 +46,10 @@ pub(crate) struct Config<C> {
     pub(crate) classifier: C,
     pub(crate) hints: HintParser,
     pub(crate) feedback: bool,
+    /// Spread the quota the server reports over its reset (needs `feedback`).
+    pub(crate) pace: bool,
+    /// Requests of each quota window let through unpaced.
+    pub(crate) pace_burst: u32,
 }
 
 /// The default for `max_cooldown`: the retry layer's default `max_retry_after`.
@@ -63,7 +68,10 @@ impl<C> Config<C> {
             (None, Some(_)) => Arc::new(GovernorBackend::try_keyed(n, per, burst)?),
             (None, None) => Arc::new(GovernorBackend::try_global(n, per, burst)?),
         };
-        Ok(Arc::new(Shared { config: self, backend, waiting: Arc::new(AtomicUsize::new(0)) }))
+        let pacing =
+            (self.pace && self.feedback).then(|| Pacing::new(self.pace_burst, self.max_cooldown));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        Ok(Arc::new(Shared { config: self, backend, pacing, waiting }))
     }
 
     /// [`try_build`](Self::try_build), panicking with its error.
@@ -76,6 +84,8 @@ impl<C> Config<C> {
 pub(crate) struct Shared<C> {
     pub(crate) config: Config<C>,
     pub(crate) backend: Arc<dyn Backend>,
+    /// `None` unless pacing from quota headers is on.
+    pub(crate) pacing: Option<Pacing>,
     /// Requests asleep in this layer, waiting for a token or a cooldown.
     pub(crate) waiting: Arc<AtomicUsize>,
 }
@@ -95,6 +105,28 @@ impl<C> Shared<C> {
         if self.config.key_fn.is_some() { key } else { &self.config.global_key }
     }
 
+    /// Asks for a token for `key`, after the key's pace when pacing is on. `paced` says
+    /// whether this request already passed the pace (it is set when it does): a request
+    /// passes it once, even if it then waits for a token.
+    #[inline]
+    pub(crate) fn acquire(&self, key: &Option<Key>, paced: &mut bool) -> Acquire {
+        let key = self.key(key);
+        if let (Some(pacing), false) = (&self.pacing, *paced) {
+            if let Some(held) = pacing.admit(key) {
+                tracing::debug!(
+                    key = %key,
+                    wait = ?held.wait,
+                    remaining = held.remaining,
+                    reset = ?held.reset,
+                    "rate limit paced: spreading the server's remaining quota"
+                );
+                return Acquire::Wait(held.wait);
+            }
+            *paced = true;
+        }
+        self.backend.acquire(key)
+    }
+
     /// Reads what the server said about its load and cools the key down if it asked.
     #[inline]
     pub(crate) fn feedback<B>(
@@ -112,13 +144,20 @@ impl<C> Shared<C> {
         };
         // Most responses carry no quota headers, and many no headers at all: skip the call.
         let headers = attempt.ok().map(Response::headers).filter(|h| !h.is_empty());
-        let reset = headers.and_then(|headers| self.exhausted_quota(headers));
+        let quota = headers.and_then(|headers| self.quota(headers));
+        let key = self.key(key);
+        let reset = quota.as_ref().and_then(|(remaining, reset)| {
+            // The window's end as the tightest of its readings: a whole-second reset read
+            // late in the window overshoots by up to a second, every window.
+            let pacing = self.pacing.as_ref().filter(|_| !reset.is_zero());
+            let reset = pacing.map_or(*reset, |pacing| pacing.read(key, *remaining, *reset));
+            (*remaining == 0 && !reset.is_zero()).then_some(reset)
+        });
         let requested = hint.max(reset.unwrap_or_default());
         let delay = requested.min(self.config.max_cooldown);
         if delay.is_zero() {
             return;
         }
-        let key = self.key(key);
         // Cannot overflow: `Hint` and `RateLimitStatus` clamp their delays to `MAX_HINT`.
         self.backend.cool_down(key, Instant::now() + delay);
         if delay < requested {
@@ -143,13 +182,13 @@ impl<C> Shared<C> {
         }
     }
 
-    /// The quota reset, if the server reports that nothing remains of it.
-    fn exhausted_quota(&self, headers: &HeaderMap) -> Option<Duration> {
+    /// The most restrictive quota the server reports: remaining and reset.
+    fn quota(&self, headers: &HeaderMap) -> Option<(u64, Duration)> {
         if !QUOTA_HEADERS.iter().any(|name| headers.contains_key(name)) {
             return None;
         }
         let status = self.config.hints.rate_limit(headers)?;
-        (status.remaining() == 0 && !status.reset().is_zero()).then(|| status.reset())
+        Some((status.remaining(), status.reset()))
     }
 }
 
@@ -163,6 +202,8 @@ impl<C: fmt::Debug> fmt::Debug for Shared<C> {
             .field("max_cooldown", &self.config.max_cooldown)
             .field("classifier", &self.config.classifier)
             .field("feedback", &self.config.feedback)
+            .field("pace_from_quota", &self.pacing.is_some())
+            .field("pace_burst", &self.config.pace_burst)
             .finish()
     }
 }

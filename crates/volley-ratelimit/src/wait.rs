@@ -23,8 +23,9 @@ impl Drop for Waiter {
 }
 
 impl<C> Shared<C> {
-    /// How long to sleep before asking the backend again, when it said `wait`; or the error
-    /// to return at once because `wait` passes `max_wait` or the deadline.
+    /// How long to sleep before asking the backend again, when it (or the key's pace, if
+    /// `paced`) said `wait`; or the error to return at once because `wait` passes
+    /// `max_wait` or the deadline.
     ///
     /// Waiters ask again when their sleep ends, and whoever asks first gets the token. Timers
     /// that end together fire in the order they were set, so without a random offset the
@@ -37,6 +38,7 @@ impl<C> Shared<C> {
         key: &Option<Key>,
         wait: Duration,
         deadline: Option<Deadline>,
+        paced: bool,
     ) -> Result<(Duration, Waiter), RateLimited> {
         let over_max = self.config.max_wait.filter(|max| wait > *max);
         let remaining = deadline.map(Deadline::remaining);
@@ -50,7 +52,7 @@ impl<C> Shared<C> {
         if let Some(bound) = bound {
             let key = self.key(key);
             let cooldown = self.backend.cooldown_remaining(key).is_some();
-            return Err(RateLimited::new(key.clone(), wait, bound, cooldown));
+            return Err(RateLimited::new(key.clone(), wait, bound, cooldown).paced(paced));
         }
         let others = self.waiting.fetch_add(1, Relaxed);
         let waiter = Waiter(self.waiting.clone());

@@ -7,5 +7,6 @@ mod cooldown;
 mod cooldown_cap;
 mod fail_fast;
 mod gcra;
+mod pace;
 mod prune;
 mod service;
