@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Response, StatusCode};
-use volley_core::{NotSent, TimedOut, TimeoutKind, find_cause};
+use volley_core::{BreakerOpen, NotSent, TimedOut, TimeoutKind, find_cause};
 
 use crate::status_set::StatusSet;
 use crate::{HintParser, Outcome, StatusError};
@@ -202,7 +202,9 @@ pub(crate) fn classify_error(err: &(dyn Error + 'static)) -> Outcome {
         return status.outcome();
     }
     // A layer that stopped the request before it left (a shared store unreachable) says so.
-    if find_cause::<NotSent>(err).is_some() {
+    // So does a circuit breaker that refused it: the request was never sent, so trying
+    // again cannot duplicate it (the retry layer waits for the breaker's next probe).
+    if find_cause::<NotSent>(err).is_some() || find_cause::<BreakerOpen>(err).is_some() {
         return Outcome::NotSent;
     }
     if find_cause::<hyper_util::client::legacy::Error>(err).is_some_and(|e| e.is_connect()) {

@@ -17,6 +17,7 @@ use crate::Hint;
 /// | connect error (refused, DNS, connect timeout); request handed back unsent, or failed before reaching its connection ("channel closed") | `NotSent` |
 /// | HTTP/2 `REFUSED_STREAM`, or a graceful `GOAWAY` (`NO_ERROR`) for the stream (RFC 9113 §8.7) | `NotSent` |
 /// | an error marked [`volley_core::NotSent`] by a layer (a shared rate-limit store down, fail-closed) | `NotSent` |
+/// | a [`volley_core::BreakerOpen`] refusal (a circuit breaker open for the host) | `NotSent` |
 /// | TLS error (bad or unknown certificate, no shared version), unsupported URL scheme | `Fatal` |
 /// | connection reset or closed mid-exchange, `GOAWAY` with an error code, attempt timeout | `Retryable { hint: None }` |
 /// | total timeout (the deadline is spent), any other error | `Fatal` |

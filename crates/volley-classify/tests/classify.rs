@@ -195,6 +195,22 @@ fn a_status_error_keeps_its_outcome() {
     assert_eq!(HttpClassifier::new().classify::<()>(&Method::GET, Err(&*boxed)), throttled);
 }
 
+#[test]
+fn a_breaker_refusal_is_not_sent_even_wrapped() {
+    let open = volley_core::BreakerOpen::new(
+        volley_core::Key::new("http://a.example"),
+        Duration::from_secs(3),
+    );
+    let boxed: volley_core::BoxError = Box::new(open.clone());
+    // A POST refused by a breaker was never sent: safe to try again for any method.
+    assert_eq!(HttpClassifier::new().classify::<()>(&Method::POST, Err(&*boxed)), Outcome::NotSent);
+    let wrapped: volley_core::BoxError = Box::new(io::Error::other(open));
+    assert_eq!(
+        HttpClassifier::new().classify::<()>(&Method::POST, Err(&*wrapped)),
+        Outcome::NotSent
+    );
+}
+
 async fn closed_port() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

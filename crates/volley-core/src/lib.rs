@@ -12,7 +12,8 @@
 //!   and timers live until the body is read, fails, or is dropped — not just until the
 //!   headers arrive.
 //! - [`find_cause`] looks through an error's source chain, and [`TimedOut`] is the one
-//!   timeout error every layer recognises.
+//!   timeout error every layer recognises ([`NotSent`] and [`BreakerOpen`] likewise mark
+//!   requests that never left the client).
 //!
 //! # Example
 //!
@@ -45,6 +46,7 @@
 //! ```
 
 mod body;
+mod breaker_open;
 mod deadline;
 mod error;
 mod key;
@@ -53,6 +55,7 @@ pub mod redact;
 mod timed_out;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};
+pub use breaker_open::BreakerOpen;
 pub use deadline::Deadline;
 pub use error::{BoxError, find_cause};
 pub use key::{ByAuthority, Key, KeyFn, KeyHashBuilder, KeyHasher, RequestHead, SingleKey};

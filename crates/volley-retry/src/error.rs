@@ -39,6 +39,14 @@ pub enum StopReason {
     BudgetExhausted,
     /// The delay schedule (a `backon` builder) ran out.
     ScheduleExhausted,
+    /// A circuit breaker refused the attempt and lets its next probe through later than
+    /// `max_retry_after` allows.
+    BreakerOpen {
+        /// Time until the breaker's next probe.
+        retry_in: Duration,
+        /// The configured cap.
+        cap: Duration,
+    },
 }
 
 impl fmt::Display for StopReason {
@@ -63,6 +71,12 @@ impl fmt::Display for StopReason {
             }
             StopReason::BudgetExhausted => f.write_str("the retry budget for this host is spent"),
             StopReason::ScheduleExhausted => f.write_str("the backoff schedule ran out"),
+            StopReason::BreakerOpen { retry_in, cap } => write!(
+                f,
+                "the circuit breaker lets a probe through in {:?}, above the {:?} cap",
+                millis(*retry_in),
+                millis(*cap)
+            ),
         }
     }
 }

@@ -10,7 +10,7 @@ use tower_service::Service;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use volley_classify::Classify;
-use volley_core::{BoxError, Deadline, KeyFn, RequestHead};
+use volley_core::{BoxError, BreakerOpen, Deadline, KeyFn, RequestHead, find_cause};
 
 use crate::ReplayBody;
 use crate::head::Head;
@@ -79,6 +79,11 @@ where
             previous_delay,
             deadline: self.deadline,
             replayable: self.body.is_replayable(),
+            breaker_wait: result
+                .as_ref()
+                .err()
+                .and_then(|e| find_cause::<BreakerOpen>(&**e))
+                .map(BreakerOpen::retry_in),
         };
         policy.decide(&attempt, self.budget.as_deref())
     }

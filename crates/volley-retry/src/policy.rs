@@ -177,6 +177,9 @@ impl<C, K> RetryPolicy<C, K> {
         if attempt.retries >= self.limits.max_retries {
             return Decision::Stop(StopReason::MaxRetries(self.limits.max_retries));
         }
+        if let Some(retry_in) = attempt.breaker_wait {
+            return self.wait_for_breaker(attempt, retry_in, budget);
+        }
         let hint = outcome.hint();
         if let Some(hint) = hint.filter(|h| h.delay() > self.limits.max_retry_after) {
             return Decision::Stop(StopReason::HintAboveCap {
@@ -211,6 +214,42 @@ impl<C, K> RetryPolicy<C, K> {
     }
 }
 
+impl<C, K> RetryPolicy<C, K> {
+    /// A circuit breaker refused the attempt unsent: try again exactly when it lets a probe
+    /// through, if that is within `max_retry_after` and before the deadline. No backoff and
+    /// no jitter: the breaker's own open time is jittered, and waking early would only be
+    /// refused again.
+    fn wait_for_breaker(
+        &self,
+        attempt: &Attempt,
+        retry_in: Duration,
+        budget: Option<&KeyBudget>,
+    ) -> Decision {
+        if retry_in > self.limits.max_retry_after {
+            return Decision::Stop(StopReason::BreakerOpen {
+                retry_in,
+                cap: self.limits.max_retry_after,
+            });
+        }
+        if let Some(deadline) = attempt.deadline.filter(|d| d.would_expire_within(retry_in)) {
+            return Decision::Stop(StopReason::Deadline {
+                delay: retry_in,
+                remaining: deadline.remaining(),
+            });
+        }
+        if !attempt.replayable {
+            return Decision::Stop(StopReason::BodyNotReplayable {
+                limit: self.limits.replay_limit,
+            });
+        }
+        // Last, because withdrawing spends the budget.
+        if budget.is_some_and(|b| !b.withdraw()) {
+            return Decision::Stop(StopReason::BudgetExhausted);
+        }
+        Decision::Retry { delay: retry_in, cause: DelayCause::Breaker }
+    }
+}
+
 impl<C: fmt::Debug, K> fmt::Debug for RetryPolicy<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicy")
@@ -228,6 +267,8 @@ pub(crate) struct Attempt {
     pub(crate) previous_delay: Duration,
     pub(crate) deadline: Option<Deadline>,
     pub(crate) replayable: bool,
+    /// When a circuit breaker refused the attempt: the time until its next probe.
+    pub(crate) breaker_wait: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -247,6 +288,8 @@ pub(crate) enum DelayCause {
     Hint,
     /// The backoff schedule was the longer wait.
     Backoff,
+    /// A circuit breaker's next probe.
+    Breaker,
 }
 
 impl DelayCause {
@@ -254,6 +297,7 @@ impl DelayCause {
         match self {
             DelayCause::Hint => "server hint",
             DelayCause::Backoff => "backoff",
+            DelayCause::Breaker => "circuit breaker",
         }
     }
 }

@@ -23,6 +23,7 @@ fn attempt(outcome: Outcome, retries: u32) -> Attempt {
         previous_delay: Duration::ZERO,
         deadline: None,
         replayable: true,
+        breaker_wait: None,
     }
 }
 
@@ -105,6 +106,55 @@ fn the_decision_rule_in_order() {
         policy.decide(&attempt(retryable, 0), Some(&budget)),
         Decision::Stop(StopReason::BudgetExhausted)
     ));
+}
+
+#[test]
+fn a_breaker_refusal_waits_exactly_its_retry_in_or_stops() {
+    let policy = RetryPolicy::new().no_budget().max_retries(2);
+    let refused = |retry_in: Duration| Attempt {
+        idempotent: false, // never sent: any method may try again
+        breaker_wait: Some(retry_in),
+        ..attempt(Outcome::NotSent, 0)
+    };
+    // The wait is the breaker's, to the nanosecond: no backoff, no jitter.
+    for ms in [0, 1, 3_200, 60_000] {
+        match policy.decide(&refused(Duration::from_millis(ms)), None) {
+            Decision::Retry { delay, .. } => assert_eq!(delay, Duration::from_millis(ms)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let above_cap = policy.decide(&refused(Duration::from_secs(61)), None);
+    assert!(matches!(
+        above_cap,
+        Decision::Stop(StopReason::BreakerOpen { retry_in, cap })
+            if retry_in == Duration::from_secs(61) && cap == Duration::from_secs(60)
+    ));
+    // A wait that would end at or past the deadline returns the refusal at once.
+    let deadline = volley_core::Deadline::after(Duration::from_secs(5));
+    let late = Attempt { deadline: Some(deadline), ..refused(Duration::from_secs(5)) };
+    assert!(matches!(policy.decide(&late, None), Decision::Stop(StopReason::Deadline { .. })));
+    let in_time = Attempt { deadline: Some(deadline), ..refused(Duration::from_millis(4_999)) };
+    assert!(matches!(policy.decide(&in_time, None), Decision::Retry { .. }));
+    // The attempt count and the budget still apply.
+    let spent = Attempt { retries: 2, ..refused(Duration::from_secs(1)) };
+    assert!(matches!(policy.decide(&spent, None), Decision::Stop(StopReason::MaxRetries(2))));
+    let budget = KeyBudget::new(RetryBudget::new(Duration::from_secs(1), 1, 0.0).unwrap());
+    assert!(matches!(
+        policy.decide(&refused(Duration::ZERO), Some(&budget)),
+        Decision::Retry { .. }
+    ));
+    assert!(matches!(
+        policy.decide(&refused(Duration::ZERO), Some(&budget)),
+        Decision::Stop(StopReason::BudgetExhausted)
+    ));
+    assert_eq!(
+        StopReason::BreakerOpen {
+            retry_in: Duration::from_millis(61_500),
+            cap: Duration::from_secs(60)
+        }
+        .to_string(),
+        "the circuit breaker lets a probe through in 61.5s, above the 60s cap"
+    );
 }
 
 #[test]

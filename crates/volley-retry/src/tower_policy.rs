@@ -4,7 +4,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use tower::retry::Policy;
 use volley_classify::{Classify, Outcome, dyn_error};
-use volley_core::{Deadline, KeyFn, RequestHead};
+use volley_core::{BreakerOpen, Deadline, KeyFn, RequestHead, find_cause};
 
 use crate::RetryLayer;
 use crate::layer::Shared;
@@ -88,6 +88,12 @@ where
                 policy.classifier.classify::<ResB>(req.method(), Err(err))
             }),
         };
+        let breaker_wait = match result {
+            Ok(_) => None,
+            Err(err) => {
+                dyn_error(err).and_then(find_cause::<BreakerOpen>).map(BreakerOpen::retry_in)
+            }
+        };
         let attempt = Attempt {
             outcome,
             idempotent: policy.is_idempotent(req.method(), req.headers()),
@@ -95,6 +101,7 @@ where
             previous_delay: self.previous_delay,
             deadline: Deadline::from_request(req),
             replayable: true,
+            breaker_wait,
         };
         match policy.decide(&attempt, self.budget.as_deref()) {
             Decision::Retry { delay, .. } => {
