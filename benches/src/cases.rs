@@ -9,7 +9,9 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceBuilder};
+use volley_breaker::BreakerLayer;
 use volley_core::SingleKey;
+use volley_hedge::HedgeLayer;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
 use volley_retry::{RetryLayer, RetryPolicy};
@@ -37,7 +39,8 @@ pub trait Visit {
 }
 
 /// Every case, in report order: `baseline`, `timeout`, `concurrency`, `rate_limit`,
-/// `retry`, `classify`, `full_stack`. Every limit is set so that it never binds.
+/// `retry`, `classify`, `breaker`, `hedge`, `full_stack`. Every limit is set so that it
+/// never binds.
 pub fn all(v: &mut impl Visit) {
     v.case("baseline", "noop", noop);
     timeout(v);
@@ -45,6 +48,8 @@ pub fn all(v: &mut impl Visit) {
     rate_limit(v);
     retry(v);
     classify(v);
+    breaker(v);
+    hedge(v);
     full_stack(v);
 }
 
@@ -95,6 +100,23 @@ fn retry(v: &mut impl Visit) {
 fn classify(v: &mut impl Visit) {
     let layer = volley_classify::ClassifyLayer::new();
     v.case("classify", "volley_classify", || layer.layer(noop()));
+}
+
+fn breaker(v: &mut impl Visit) {
+    // Always closed around a service that always succeeds: what is measured is the key,
+    // the admission and the classified outcome counted in the window, under one lock.
+    let breaker = BreakerLayer::new();
+    v.case("breaker", "volley_breaker", || breaker.layer(noop()));
+}
+
+fn hedge(v: &mut impl Visit) {
+    // No hedge ever fires around an instant service: what is measured is the per-call
+    // bookkeeping (method check, budget deposit, key, histogram lookup and record, a copy
+    // of the request once the key has 20 samples).
+    let percentile = HedgeLayer::new();
+    v.case("hedge", "volley_percentile", || percentile.layer(noop()));
+    let fixed = HedgeLayer::after(Duration::from_secs(1));
+    v.case("hedge", "volley_fixed", || fixed.layer(noop()));
 }
 
 fn full_stack(v: &mut impl Visit) {
@@ -165,7 +187,7 @@ mod tests {
     fn every_case_answers_and_names_are_unique() {
         let mut smoke = Smoke { rt: runtime(), seen: Vec::new() };
         all(&mut smoke);
-        assert_eq!(smoke.seen.len(), 20);
+        assert_eq!(smoke.seen.len(), 23, "{:?}", smoke.seen);
         assert_eq!(smoke.seen[0], "baseline/noop");
         let mut unique = smoke.seen.clone();
         unique.sort();

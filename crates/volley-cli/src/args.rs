@@ -8,6 +8,7 @@ use http::Method;
 use http::header::{HeaderName, HeaderValue};
 use volley::redirect::MAX_HOPS;
 
+use crate::resilience::ResilienceArgs;
 use crate::shared_limit::RedisArgs;
 use crate::transport::TransportArgs;
 
@@ -86,6 +87,16 @@ pub(crate) struct FetchArgs {
     /// No progress bar and no summary
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    // Reporting: --summary-json, -v and --fail-fast.
+    /// Write the end-of-run summary as one JSON document to FILE (even with --quiet)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) summary_json: Option<PathBuf>,
+    /// Print a line per request on stderr as it finishes: attempts, waits, final status
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+    /// Stop at the first request that fails: start no more, drop those in flight
+    #[arg(long)]
+    pub(crate) fail_fast: bool,
     /// Redirects followed per request, at most 50 (0: a 3xx is recorded as it is)
     #[arg(
         long,
@@ -101,6 +112,8 @@ pub(crate) struct FetchArgs {
     /// Ask for no compression and leave compressed bodies as they are
     #[arg(long, help_heading = "HTTP")]
     pub(crate) no_decompress: bool,
+    #[command(flatten)]
+    pub(crate) resilience: ResilienceArgs,
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
     #[command(flatten)]

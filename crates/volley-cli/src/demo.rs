@@ -1,8 +1,10 @@
 //! `volley demo`: the standard stack against the embedded test server, every layer busy.
 //!
-//! Three test servers run in-process: an "api" host with fast, slow, flaky and failing
+//! Five test servers run in-process: an "api" host with fast, slow, flaky and failing
 //! endpoints, a "throttling" host that answers 429 with Retry-After and enforces a small
-//! quota, and a "hanging" host whose answers outlast the attempt timeout. Limits are per
+//! quota, a "hanging" host whose answers outlast the attempt timeout, a "down" host that
+//! answers only 503 (the circuit breaker opens for it) and a "tail" host where one answer
+//! in 25 is slow (the hedge wins those). Limits are per
 //! host, so the throttling host's pauses do not hold the api host back (the rate
 //! limiter's and the retry budget's keys are scheme://host:port). A closed port stands in
 //! for a host that refuses connections.
@@ -15,6 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use volley::Client;
+use volley::breaker::BreakerLayer;
+use volley::hedge::HedgeLayer;
 use volley_testserver::TestServer;
 
 use crate::args::DemoArgs;
@@ -36,10 +40,17 @@ pub(crate) const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 const QUOTA: u32 = 8;
 /// Longer than the attempt timeout, so every attempt there times out.
 pub(crate) const HANGING: &str = "/delay/2000";
+/// Failures in a row that open a host's circuit: far more than the api host's mix of
+/// successes and failures ever strings together, well within the down host's.
+pub(crate) const BREAKER_FAILURES: u32 = 15;
+/// The tail host: one request in 25 takes a second, the rest 5 ms.
+pub(crate) const TAIL: &str = "/tail?every=25&slow_ms=1000&fast_ms=5&key=demo";
 
 /// The kinds of request in the mix, with how many of every 1,000 they are.
-const MIX: [(&str, usize); 10] = [
-    ("fast", 505),
+const MIX: [(&str, usize); 12] = [
+    ("fast", 385),
+    ("tail", 80),
+    ("down", 40),
     ("bytes", 150),
     ("slow", 100),
     ("flaky", 100),
@@ -56,6 +67,8 @@ pub(crate) struct Hosts {
     pub(crate) api: TestServer,
     pub(crate) throttling: TestServer,
     pub(crate) hanging: TestServer,
+    pub(crate) down: TestServer,
+    pub(crate) tail: TestServer,
     closed_port: u16,
 }
 
@@ -71,6 +84,8 @@ fn url(hosts: &Hosts, kind: &str, i: usize) -> String {
         "not found" => api.url("/status/404"),
         "retry-after" => throttling.url(&format!("/retry-after/1?times=1&key=demo-{i}")),
         "timing out" => hosts.hanging.url(HANGING),
+        "down" => hosts.down.url("/status/503"),
+        "tail" => hosts.tail.url(TAIL),
         "refused" => format!("http://127.0.0.1:{}/get", hosts.closed_port),
         _ => api.url(&format!("/get?i={i}")),
     }
@@ -112,6 +127,8 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
         api: TestServer::start().await.map_err(start)?,
         throttling: TestServer::start().await.map_err(start)?,
         hanging: TestServer::start().await.map_err(start)?,
+        down: TestServer::start().await.map_err(start)?,
+        tail: TestServer::start().await.map_err(start)?,
         closed_port: closed_port().await?,
     };
     let (lines, kinds) = mix(args.requests, &hosts);
@@ -122,6 +139,10 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
         .attempt_timeout(Some(ATTEMPT_TIMEOUT))
         .timeout(Some(TOTAL_TIMEOUT))
         .connect_timeout(Some(Duration::from_secs(1)))
+        .circuit_breaker(
+            BreakerLayer::new().consecutive_failures(BREAKER_FAILURES).no_failure_rate(),
+        )
+        .hedge(HedgeLayer::new())
         .build()
         .map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))?;
 
@@ -131,8 +152,11 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
   api host         http://{}  fast, slow, flaky and failing endpoints
   hanging host     http://{}  answers after 2 s, past the attempt timeout
   throttling host  http://{}  429 + Retry-After, and a quota of {QUOTA}/s
+  down host        http://{}  answers 503, always
+  tail host        http://{}  one answer in 25 takes 1 s
   refusing host    http://127.0.0.1:{}  nothing listens
-  client           {CONCURRENCY} in flight, {PER_HOST} per host, {RATE}/s per host (burst {BURST}), attempt timeout {}, total {}, 3 retries
+  client           {CONCURRENCY} in flight, {PER_HOST} per host, {RATE}/s per host (burst {BURST}), attempt timeout {}, total {}, 3 retries,
+                   circuit breaker ({BREAKER_FAILURES} failures in a row), hedging (after the host's p95, 10 % budget)
   mix              {}
 
 ",
@@ -140,6 +164,8 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
         hosts.api.addr(),
         hosts.hanging.addr(),
         hosts.throttling.addr(),
+        hosts.down.addr(),
+        hosts.tail.addr(),
         hosts.closed_port,
         summary::human(ATTEMPT_TIMEOUT),
         summary::human(TOTAL_TIMEOUT),
@@ -149,13 +175,20 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
     let closed = |err: std::io::Error| Fatal::writing(&err, Exit::Ok);
     console::print(&head).map_err(closed)?;
 
+    let limits = client.limits();
     let progress = Progress::new(Some(lines.len()), counts.clone(), true);
-    let batch =
-        Batch { client, concurrency: CONCURRENCY, defaults: Defaults::default(), save_dir: None };
+    let batch = Batch {
+        client,
+        concurrency: CONCURRENCY,
+        defaults: Defaults::default(),
+        save_dir: None,
+        verbose: false,
+        fail_fast: false,
+    };
     let lines = futures_util::stream::iter(lines.into_iter().map(Ok));
     let report = run_batch(batch, lines, &progress, |_, _| Ok(0)).await?;
     let snapshot = counts.snapshot();
-    let servers = demo_table::Servers::of(&hosts);
+    let servers = demo_table::Servers::of(&hosts, &limits);
     console::print(&format!(
         "{}\n{}",
         summary::render(&report.stats, &snapshot, report.wall),

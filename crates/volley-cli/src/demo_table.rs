@@ -3,13 +3,25 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::demo::{ATTEMPT_TIMEOUT, HANGING, Hosts, PER_HOST, TOTAL_TIMEOUT};
+use volley::Limits;
+
+use crate::demo::{ATTEMPT_TIMEOUT, BREAKER_FAILURES, HANGING, Hosts, PER_HOST, TOTAL_TIMEOUT};
 use crate::stats::{Counts, Outcome, Refusal, Stats};
 use crate::summary::human;
 
-/// What the test servers counted.
+/// What the test servers counted, and the client's breaker and hedge counters.
 #[derive(Debug, Default)]
 pub(crate) struct Servers {
+    /// Attempts that reached the down host.
+    pub(crate) down_hits: u64,
+    /// Circuits the breaker opened, and requests it refused.
+    pub(crate) circuits_opened: u64,
+    pub(crate) breaker_refused: u64,
+    /// Requests that reached the tail host, hedges included.
+    pub(crate) tail_hits: u64,
+    /// Hedges sent, and hedges whose answer came first.
+    pub(crate) hedges_sent: u64,
+    pub(crate) hedges_won: u64,
     /// 429s the throttling host's quota answered.
     pub(crate) quota_429s: u64,
     /// Attempts that reached the endpoint that outlasts the attempt timeout.
@@ -21,14 +33,24 @@ pub(crate) struct Servers {
 }
 
 impl Servers {
-    pub(crate) fn of(hosts: &Hosts) -> Self {
+    pub(crate) fn of(hosts: &Hosts, limits: &Limits) -> Self {
+        let breaker = limits.circuit_breaker();
+        let hedge = limits.hedge();
         Self {
+            down_hits: hosts.down.total_hits(),
+            circuits_opened: breaker.map_or(0, |b| b.opened_total()),
+            breaker_refused: breaker.map_or(0, |b| b.refused_total()),
+            tail_hits: hosts.tail.total_hits(),
+            hedges_sent: hedge.map_or(0, |h| h.hedges_sent()),
+            hedges_won: hedge.map_or(0, |h| h.hedges_won()),
             quota_429s: hosts.throttling.throttled(),
             hanging_attempts: hosts.hanging.hits(HANGING),
             api_max_in_flight: hosts.api.max_in_flight(),
             total_hits: hosts.api.total_hits()
                 + hosts.throttling.total_hits()
-                + hosts.hanging.total_hits(),
+                + hosts.hanging.total_hits()
+                + hosts.down.total_hits()
+                + hosts.tail.total_hits(),
         }
     }
 }
@@ -83,6 +105,16 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, servers: &Servers) -> Strin
             servers.api_max_in_flight,
         ),
         ("", "requests refused as overloaded".into(), stats.count(Outcome::Overloaded)),
+        (
+            "circuit breaker",
+            format!("circuits opened ({BREAKER_FAILURES} failures in a row)"),
+            servers.circuits_opened,
+        ),
+        ("", "requests refused without being sent".into(), servers.breaker_refused),
+        ("", "  server: attempts that reached the down host".into(), servers.down_hits),
+        ("hedge", "hedges sent for slow requests".into(), servers.hedges_sent),
+        ("", "  of them answered first".into(), servers.hedges_won),
+        ("", "  server: requests at the tail host, hedges included".into(), servers.tail_hits),
         ("(server)", "attempts that reached a server".into(), servers.total_hits),
     ];
     let width = rows.iter().map(|(_, what, _)| what.chars().count()).max().unwrap_or(0);
@@ -111,8 +143,18 @@ mod tests {
             ..Counts::default()
         };
         counts.refused[Refusal::Budget as usize] = 7;
-        let servers =
-            Servers { quota_429s: 5, hanging_attempts: 9, api_max_in_flight: 11, total_hits: 3 };
+        let servers = Servers {
+            quota_429s: 5,
+            hanging_attempts: 9,
+            api_max_in_flight: 11,
+            total_hits: 3,
+            circuits_opened: 1,
+            breaker_refused: 12,
+            down_hits: 16,
+            hedges_sent: 4,
+            hedges_won: 3,
+            tail_hits: 84,
+        };
         let text = render(&stats, &counts, &servers);
         let row = |what: &str| {
             let line = text
@@ -130,5 +172,11 @@ mod tests {
         assert_eq!(row("retry budget"), 7);
         assert_eq!(row("attempts at /delay/2000"), 9);
         assert_eq!(row("most in flight"), 11);
+        assert_eq!(row("circuits opened"), 1);
+        assert_eq!(row("refused without being sent"), 12);
+        assert_eq!(row("reached the down host"), 16);
+        assert_eq!(row("hedges sent"), 4);
+        assert_eq!(row("answered first"), 3);
+        assert_eq!(row("tail host"), 84);
     }
 }

@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::time::Instant;
 use volley::join::Fanout;
 use volley::redirect::Policy;
@@ -21,11 +21,13 @@ use crate::input::{self, Input};
 use crate::item::{self, Defaults, Done, Job, Shared};
 use crate::output::{Record, Writer};
 use crate::progress::Progress;
+use crate::resilience;
 use crate::shared_limit::SharedLimit;
-use crate::stats::{Outcome, Stats};
+use crate::stats::{Outcome, Stats, Stopped};
 use crate::summary;
+use crate::summary_json::SummaryJson;
 use crate::trace::LayerCounts;
-use crate::{Exit, Fatal, console, files};
+use crate::{Exit, Fatal, console, files, verbose};
 
 /// A batch of lines to send through one client.
 #[derive(Debug)]
@@ -34,6 +36,10 @@ pub(crate) struct Batch {
     pub(crate) concurrency: usize,
     pub(crate) defaults: Defaults,
     pub(crate) save_dir: Option<std::path::PathBuf>,
+    /// `-v`: a line on stderr per request as it finishes.
+    pub(crate) verbose: bool,
+    /// `--fail-fast`: stop at the first request that is not ok.
+    pub(crate) fail_fast: bool,
 }
 
 /// What a batch came to.
@@ -62,11 +68,20 @@ pub(crate) async fn run_batch(
         save_dir: batch.save_dir,
         run_started: Instant::now(),
     });
+    // Set by the first failed item, before its task ends: no line starts after it.
+    let failed = Arc::new(AtomicBool::new(false));
+    let (fail_fast, verbose) = (batch.fail_fast, batch.verbose);
     let service = tower::service_fn({
-        let shared = shared.clone();
+        let (shared, failed) = (shared.clone(), failed.clone());
         move |job| {
-            let shared = shared.clone();
-            async move { Ok::<Done, Infallible>(item::run(shared, job).await) }
+            let (shared, failed) = (shared.clone(), failed.clone());
+            async move {
+                let done = item::run(shared, job).await;
+                if fail_fast && done.outcome != Outcome::Ok {
+                    failed.store(true, Ordering::Release);
+                }
+                Ok::<Done, Infallible>(done)
+            }
         }
     });
     let gate = Arc::new(Gate::default());
@@ -74,10 +89,13 @@ pub(crate) async fn run_batch(
     let started = Arc::new(Mutex::new(HashMap::new()));
     let jobs = {
         let (client, defaults) = (batch.client, batch.defaults);
-        let (gate, started) = (gate.clone(), started.clone());
+        let (gate, started, progress) = (gate.clone(), started.clone(), progress.clone());
         let mut lines = Box::pin(lines);
         let mut next_index = 0;
         futures_util::stream::poll_fn(move |cx| {
+            if failed.load(Ordering::Acquire) {
+                return Poll::Ready(None);
+            }
             if gate.closed(cx) {
                 return Poll::Pending;
             }
@@ -90,6 +108,7 @@ pub(crate) async fn run_batch(
                 started.insert(next_index, job.line());
             }
             next_index += 1;
+            progress.start();
             Poll::Ready(Some(job))
         })
     };
@@ -99,23 +118,46 @@ pub(crate) async fn run_batch(
         fanout.unordered_stream(jobs, |done| async move { Ok::<Done, Infallible>(done) });
 
     let mut stats = Stats::default();
-    while let Some((index, result)) = results.next().await {
+    let mut first_failure = None;
+    loop {
+        // After the first failure under --fail-fast, only what has already finished.
+        let next = match first_failure {
+            None => results.next().await,
+            Some(_) => results.next().now_or_never().flatten(),
+        };
+        let Some((index, result)) = next else { break };
         let line = started.lock().ok().and_then(|mut started| started.remove(&index));
         let done = result.unwrap_or_else(|err| lost(line.unwrap_or_default(), &err));
-        let attempts = done.record.attempts;
-        stats.add(done.outcome, attempts, done.record.bytes, done.elapsed);
-        stats.redirects += u64::from(done.record.redirects.unwrap_or(0));
-        if let Some(kind) = done.timeout {
-            stats.add_timeout(kind);
+        if fail_fast && first_failure.is_none() && done.outcome != Outcome::Ok {
+            first_failure = Some(done.record.line);
         }
-        stats.rate_limited += u64::from(done.rate_limited);
+        add(&mut stats, &done);
+        if verbose {
+            progress.println(&verbose::line(&done));
+        }
         progress.inc();
         let backlog =
             sink(index, done.record).map_err(|err| Fatal::writing(&err, exit_for(&stats)))?;
         gate.set_backlog(backlog);
     }
+    if let Some(line) = first_failure {
+        let cancelled = started.lock().map_or(0, |started| started.len() as u64);
+        stats.stopped = Some(Stopped { line, cancelled });
+    }
+    // Aborts the requests still running (only under --fail-fast: otherwise none are).
+    drop(results);
     progress.finish();
     Ok(Report { stats, wall: shared.run_started.elapsed() })
+}
+
+/// Counts one finished item.
+fn add(stats: &mut Stats, done: &Done) {
+    stats.add(done.outcome, done.record.attempts, done.record.bytes, done.elapsed);
+    stats.redirects += u64::from(done.record.redirects.unwrap_or(0));
+    if let Some(kind) = done.timeout {
+        stats.add_timeout(kind);
+    }
+    stats.rate_limited += u64::from(done.rate_limited);
 }
 
 /// Holds new lines back while the output holds [`MAX_BACKLOG`] records or more.
@@ -148,7 +190,7 @@ impl Gate {
 fn lost(line: usize, err: &volley::Error) -> Done {
     let mut record = Record::new(line, None);
     record.error("other", err.to_string());
-    Done { record, outcome: Outcome::Other, timeout: None, rate_limited: false, elapsed: None }
+    Done::unsent(record, Outcome::Other)
 }
 
 /// `volley fetch`.
@@ -178,7 +220,18 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
         None => Box::new(BufWriter::new(io::stdout())),
     };
     let mut writer = Writer::new(out, !args.unordered);
+    let summary_json = match &args.summary_json {
+        Some(path) if args.output.as_ref() == Some(path) => {
+            return Err(Fatal::Usage(format!(
+                "--summary-json {} is also the --output file",
+                path.display()
+            )));
+        }
+        Some(path) => Some(files::create_output(path, input.file.as_ref()).map_err(Fatal::Usage)?),
+        None => None,
+    };
     let (client, shared_limit) = client(&args)?;
+    let limits = client.limits();
     // The length of a file is worth a second read only for a bar someone sees.
     let total = match (&args.input, &input.file) {
         (Some(path), Some(_)) if Progress::visible(!args.quiet) => input::count(path),
@@ -190,6 +243,8 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
         concurrency: args.concurrency,
         defaults: Defaults { method: args.method.clone(), body },
         save_dir: args.save_bodies.clone(),
+        verbose: args.verbose,
+        fail_fast: args.fail_fast,
     };
     let (lines, read_error) = input.reader.spawn();
     let report = run_batch(batch, lines, &progress, |index, record| {
@@ -199,9 +254,19 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
     .await?;
     let exit = exit_for(&report.stats);
     writer.finish().map_err(|err| Fatal::writing(&err, exit))?;
+    let counts = counts.snapshot();
+    // Even with --quiet: it was asked for by name.
+    if let Some(file) = summary_json {
+        SummaryJson::new(&report.stats, &counts, report.wall)
+            .write(BufWriter::new(file))
+            .map_err(|err| Fatal::Usage(format!("cannot write the --summary-json file: {err}")))?;
+    }
     if !args.quiet {
         // The summary is for the person at the terminal; stdout carries the records.
-        console::write_stderr(&summary::render(&report.stats, &counts.snapshot(), report.wall));
+        console::write_stderr(&summary::render(&report.stats, &counts, report.wall));
+        if let Some(stages) = resilience::render(&limits) {
+            console::write_stderr(&stages);
+        }
     }
     // Even with --quiet: a quota that was not shared is worth knowing.
     if let Some(shared_limit) = &shared_limit {
@@ -255,6 +320,7 @@ fn client(args: &FetchArgs) -> Result<(Client, Option<SharedLimit>), Fatal> {
     };
     builder =
         builder.redirect(redirects).decompress(!args.no_decompress).cookie_store(args.cookies);
+    builder = args.resilience.apply(builder);
     builder = args.transport.apply(builder)?;
     let client =
         builder.build().map_err(|err| Fatal::Usage(format!("cannot build the client: {err}")))?;

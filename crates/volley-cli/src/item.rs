@@ -8,7 +8,7 @@ use http::{Method, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use volley::redirect::RedirectError;
-use volley::{Body, Client, Kind};
+use volley::{Body, Client, Kind, StopReason};
 use volley_core::redact::RedactedUrl;
 use volley_core::{TimedOut, TimeoutKind};
 
@@ -16,7 +16,7 @@ use crate::files;
 use crate::input::{self, BadLine, Line, LineBody};
 use crate::output::{Record, millis};
 use crate::stats::Outcome;
-use crate::trace::{ItemTrace, traced};
+use crate::trace::{ItemTrace, ItemWaits, traced};
 
 /// What applies to every line that does not say otherwise (`-X`, `--data`).
 #[derive(Debug, Clone, Default)]
@@ -52,6 +52,26 @@ pub(crate) struct Done {
     pub(crate) rate_limited: bool,
     /// `None` when the request was never sent.
     pub(crate) elapsed: Option<std::time::Duration>,
+    /// The method sent; `None` when the request was never sent.
+    pub(crate) method: Option<Method>,
+    /// The waits between its attempts, as the layers reported them.
+    pub(crate) waits: ItemWaits,
+}
+
+impl Done {
+    /// The item of a line that was never sent.
+    pub(crate) fn unsent(record: Record, outcome: Outcome) -> Self {
+        let waits = ItemWaits::default();
+        Done {
+            record,
+            outcome,
+            timeout: None,
+            rate_limited: false,
+            elapsed: None,
+            method: None,
+            waits,
+        }
+    }
 }
 
 impl Job {
@@ -132,15 +152,10 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
         Ok(request) => request,
         Err(message) => {
             record.error("input", message);
-            return Done {
-                record,
-                outcome: Outcome::BadInput,
-                timeout: None,
-                rate_limited: false,
-                elapsed: None,
-            };
+            return Done::unsent(record, Outcome::BadInput);
         }
     };
+    let method = request.method().clone();
     let trace = Arc::new(ItemTrace::default());
     let result = traced(trace.clone(), fetch(&shared, request, &mut record)).await;
     let elapsed = started.elapsed();
@@ -152,14 +167,14 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
     let mut timeout = None;
     let mut rate_limited = false;
     let outcome = match result {
-        Ok(()) => {
+        Ok(stopped) => {
             let status = record.status.unwrap_or_default();
             if status >= 400 {
                 let reason =
                     http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
                 let mut message =
                     format!("HTTP {status} {}", reason.unwrap_or_default()).trim_end().to_owned();
-                if let Some(stop) = trace.stop_reason() {
+                if let Some(stop) = stopped {
                     message.push_str(&format!(" (not retried: {stop})"));
                 }
                 record.error("status", message);
@@ -189,20 +204,24 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) -> Done {
                 Kind::RateLimited => Outcome::Throttled,
                 Kind::Overloaded => Outcome::Overloaded,
                 Kind::Redirect => Outcome::Redirect,
+                Kind::BreakerOpen => Outcome::BreakerOpen,
                 _ => Outcome::Other,
             }
         }
     };
-    Done { record, outcome, timeout, rate_limited, elapsed: Some(elapsed) }
+    let (method, waits) = (Some(method), trace.waits());
+    Done { record, outcome, timeout, rate_limited, elapsed: Some(elapsed), method, waits }
 }
 
+/// Sends the request and reads its body; says why the retry layer stopped short, if it did.
 async fn fetch(
     shared: &Shared,
     request: Request<Body>,
     record: &mut Record,
-) -> Result<(), Failure> {
+) -> Result<Option<StopReason>, Failure> {
     let mut response = shared.client.execute(request).await?;
     record.status = Some(response.status().as_u16());
+    let stopped = response.retry_stopped();
     if let Some(url) = response.url() {
         record.redirected(response.redirects().len(), url);
     }
@@ -231,5 +250,5 @@ async fn fetch(
     if let Some(file) = &mut file {
         file.flush().await.map_err(Failure::Save)?;
     }
-    Ok(())
+    Ok(stopped)
 }

@@ -2,9 +2,9 @@
 //! rate limits, retries that honour Retry-After, timeouts), run the test server, or watch
 //! a demo of every layer at work. See `docs/cli.md`.
 //!
-//! Exit codes: 0 when every request succeeded (status below 400), 1 when some failed, 2
-//! for a usage or input error (a bad flag, an unreadable file, an input line that is not
-//! a request). `volley demo` exits 0 when the run completed, failures included: they are
+//! Exit codes: 0 when every request succeeded (status below 400), 1 when some failed
+//! (`--fail-fast` stopped at one, say), 2 for a usage or input error (a bad flag, an
+//! unreadable file, an input line that is not a request). `volley demo` exits 0 when the run completed, failures included: they are
 //! part of the show.
 //!
 //! A closed stdout (`volley fetch urls.txt | head -3`) stops the command at once, quietly:
@@ -22,12 +22,15 @@ mod input;
 mod item;
 mod output;
 mod progress;
+mod resilience;
 mod serve;
 mod shared_limit;
 mod stats;
 mod summary;
+mod summary_json;
 mod trace;
 mod transport;
+mod verbose;
 
 use std::process::ExitCode;
 use std::sync::Arc;

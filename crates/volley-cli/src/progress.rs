@@ -2,17 +2,22 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::console;
 use crate::trace::LayerCounts;
 
-/// Done / total, rate, retries and throttled waits; hidden when stderr is piped.
-#[derive(Debug)]
+/// Done / total, rate, requests in flight, retries and throttled waits; hidden when stderr
+/// is piped. Clones share the bar.
+#[derive(Clone, Debug)]
 pub(crate) struct Progress {
     bar: ProgressBar,
     counts: Arc<LayerCounts>,
+    /// Requests started, for those in flight (started and not done).
+    started: Arc<AtomicU64>,
 }
 
 impl Progress {
@@ -33,7 +38,7 @@ impl Progress {
         if visible {
             bar.enable_steady_tick(Duration::from_millis(100));
         }
-        let progress = Self { bar, counts };
+        let progress = Self { bar, counts, started: Arc::default() };
         progress.refresh();
         progress
     }
@@ -43,10 +48,25 @@ impl Progress {
         wanted && std::io::stderr().is_terminal()
     }
 
+    /// One more request started.
+    pub(crate) fn start(&self) {
+        self.started.fetch_add(1, Relaxed);
+        self.refresh();
+    }
+
     /// One more request done.
     pub(crate) fn inc(&self) {
         self.bar.inc(1);
         self.refresh();
+    }
+
+    /// Prints `line` (ending in a newline) on stderr, above the bar when there is one.
+    pub(crate) fn println(&self, line: &str) {
+        if self.bar.is_hidden() {
+            console::write_stderr(line);
+        } else {
+            self.bar.suspend(|| console::write_stderr(line));
+        }
     }
 
     fn refresh(&self) {
@@ -57,9 +77,11 @@ impl Progress {
         // Waits the server asked for: Retry-After sleeps, and host pauses in the limiter.
         let throttled = counts.hint_waits + counts.pauses;
         let secs = self.bar.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { self.bar.position() as f64 / secs } else { 0.0 };
+        let done = self.bar.position();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let in_flight = self.started.load(Relaxed).saturating_sub(done);
         self.bar.set_message(format!(
-            "{rate:.0}/s · retries {} · throttled waits {throttled}",
+            "{rate:.0}/s · in flight {in_flight} · retries {} · throttled waits {throttled}",
             counts.retries
         ));
     }

@@ -25,6 +25,8 @@ pub(crate) enum Outcome {
     Connect,
     /// A redirect was refused: more than `--max-redirects`, or https to http.
     Redirect,
+    /// The host's circuit breaker was open (`--breaker`): not sent.
+    BreakerOpen,
     /// Anything else: a reset connection, an unreadable body, a file not saved.
     Other,
     /// The input line could not be turned into a request.
@@ -32,7 +34,7 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    pub(crate) const ALL: [Outcome; 10] = [
+    pub(crate) const ALL: [Outcome; 11] = [
         Outcome::Ok,
         Outcome::Http4xx,
         Outcome::Http5xx,
@@ -41,9 +43,27 @@ impl Outcome {
         Outcome::Overloaded,
         Outcome::Connect,
         Outcome::Redirect,
+        Outcome::BreakerOpen,
         Outcome::Other,
         Outcome::BadInput,
     ];
+
+    /// The name in `--summary-json`.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Http4xx => "http_4xx",
+            Outcome::Http5xx => "http_5xx",
+            Outcome::Throttled => "throttled",
+            Outcome::Timeout => "timeout",
+            Outcome::Overloaded => "overloaded",
+            Outcome::Connect => "connect",
+            Outcome::Redirect => "redirect",
+            Outcome::BreakerOpen => "breaker_open",
+            Outcome::Other => "other",
+            Outcome::BadInput => "bad_input",
+        }
+    }
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -55,6 +75,7 @@ impl Outcome {
             Outcome::Overloaded => "overloaded",
             Outcome::Connect => "connect",
             Outcome::Redirect => "redirect",
+            Outcome::BreakerOpen => "breaker open",
             Outcome::Other => "other",
             Outcome::BadInput => "bad input",
         }
@@ -109,6 +130,18 @@ impl Refusal {
         }
     }
 
+    /// The name in `--summary-json`.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Refusal::Budget => "budget",
+            Refusal::MaxRetries => "max_retries",
+            Refusal::Deadline => "deadline",
+            Refusal::HintAboveCap => "retry_after_above_cap",
+            Refusal::NotIdempotent => "not_idempotent",
+            Refusal::Other => "other",
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Refusal::Budget => "retry budget spent",
@@ -158,6 +191,17 @@ pub(crate) struct Stats {
     pub(crate) redirects: u64,
     /// Microseconds from the start of each sent request to the end of its body.
     pub(crate) latency_us: Histogram<u64>,
+    /// Set when `--fail-fast` stopped the run.
+    pub(crate) stopped: Option<Stopped>,
+}
+
+/// Where `--fail-fast` stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stopped {
+    /// The input line of the first failed request.
+    pub(crate) line: usize,
+    /// Requests in flight then, dropped without a record.
+    pub(crate) cancelled: u64,
 }
 
 impl Default for Stats {
@@ -175,6 +219,7 @@ impl Default for Stats {
             bytes: 0,
             redirects: 0,
             latency_us,
+            stopped: None,
         }
     }
 }
@@ -213,6 +258,33 @@ impl Stats {
     /// Requests that did not end well.
     pub(crate) fn failed(&self) -> u64 {
         self.requests - self.count(Outcome::Ok)
+    }
+
+    /// Requests sent: every line but those that were not requests.
+    pub(crate) fn sent(&self) -> u64 {
+        self.requests - self.count(Outcome::BadInput)
+    }
+
+    /// Attempts beyond each request's first; a redirect hop is an attempt, not a retry.
+    pub(crate) fn retries(&self) -> u64 {
+        self.attempts.saturating_sub(self.sent()).saturating_sub(self.redirects)
+    }
+
+    /// Requests per second over `wall`.
+    pub(crate) fn per_sec(&self, wall: Duration) -> f64 {
+        if wall.is_zero() { 0.0 } else { self.requests as f64 / wall.as_secs_f64() }
+    }
+
+    /// Final 429s: throttled requests the client's rate limiter did not refuse.
+    pub(crate) fn throttled_429(&self) -> u64 {
+        self.count(Outcome::Throttled).saturating_sub(self.rate_limited)
+    }
+
+    /// Latency at quantile `q` (`1.0`: the maximum), `None` when nothing was sent.
+    pub(crate) fn latency(&self, q: f64) -> Option<Duration> {
+        let h = &self.latency_us;
+        let us = if q >= 1.0 { h.max() } else { h.value_at_quantile(q) };
+        (!h.is_empty()).then(|| Duration::from_micros(us))
     }
 }
 

@@ -27,10 +27,8 @@ fn bytes(n: u64) -> String {
 /// The summary: counts by outcome, attempts, waits, refusals and latency percentiles.
 pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
     let mut out = String::new();
-    let sent = stats.requests - stats.count(Outcome::BadInput);
-    let per_sec = if wall.is_zero() { 0.0 } else { stats.requests as f64 / wall.as_secs_f64() };
-    // Each redirect hop is an attempt of its own, not a retry.
-    let retries = stats.attempts.saturating_sub(sent).saturating_sub(stats.redirects);
+    let per_sec = stats.per_sec(wall);
+    let retries = stats.retries();
     let redirects = match stats.redirects {
         0 => String::new(),
         n => format!("{n} redirects followed, "),
@@ -48,7 +46,12 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
     for outcome in Outcome::ALL {
         let n = stats.count(outcome);
         // The list always shows; the rest only when they happened.
-        if n == 0 && matches!(outcome, Outcome::Redirect | Outcome::Other | Outcome::BadInput) {
+        if n == 0
+            && matches!(
+                outcome,
+                Outcome::Redirect | Outcome::BreakerOpen | Outcome::Other | Outcome::BadInput
+            )
+        {
             continue;
         }
         let mut item = format!("{} {n}", outcome.label());
@@ -61,7 +64,7 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
         if outcome == Outcome::Throttled && n > 0 {
             item.push_str(&format!(
                 " (429 {}, rate limiter {})",
-                n - stats.rate_limited,
+                stats.throttled_429(),
                 stats.rate_limited
             ));
         }
@@ -102,19 +105,25 @@ pub(crate) fn render(stats: &Stats, counts: &Counts, wall: Duration) -> String {
         let _ = writeln!(out, "  no retry  {}", refused.join(" · "));
     }
 
-    let h = &stats.latency_us;
-    if h.is_empty() {
+    if stats.latency_us.is_empty() {
         let _ = writeln!(out, "  latency   no request was sent");
     } else {
-        let at = |q: f64| human(Duration::from_micros(h.value_at_quantile(q)));
+        let at = |q: f64| stats.latency(q).map(human).unwrap_or_default();
         let _ = writeln!(
             out,
             "  latency   p50 {} · p90 {} · p99 {} · max {} ({} sent, start to end of body)",
             at(0.5),
             at(0.9),
             at(0.99),
-            human(Duration::from_micros(h.max())),
-            h.len(),
+            at(1.0),
+            stats.latency_us.len(),
+        );
+    }
+    if let Some(stopped) = stats.stopped {
+        let _ = writeln!(
+            out,
+            "  stopped   --fail-fast: line {} failed; {} in flight cancelled, no new request started",
+            stopped.line, stopped.cancelled
         );
     }
     out

@@ -63,7 +63,22 @@ impl LayerCounts {
 #[derive(Debug, Default)]
 pub(crate) struct ItemTrace {
     attempts: AtomicU32,
-    stop: std::sync::Mutex<Option<String>>,
+    hint_waits: AtomicU32,
+    hint_wait_ms: AtomicU64,
+    backoff_waits: AtomicU32,
+    backoff_wait_ms: AtomicU64,
+    paced: AtomicU32,
+}
+
+/// The waits of one request, for `-v`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ItemWaits {
+    /// Retries that waited for the server's Retry-After, and milliseconds in all.
+    pub(crate) hint: (u32, u64),
+    /// Retries that waited for backoff, and milliseconds in all.
+    pub(crate) backoff: (u32, u64),
+    /// Attempts the rate limiter held back to pace the host.
+    pub(crate) paced: u32,
 }
 
 impl ItemTrace {
@@ -72,9 +87,13 @@ impl ItemTrace {
         self.attempts.load(Relaxed)
     }
 
-    /// Why the retry layer stopped short of another attempt, if it did.
-    pub(crate) fn stop_reason(&self) -> Option<String> {
-        self.stop.lock().ok().and_then(|stop| stop.clone())
+    /// The waits so far.
+    pub(crate) fn waits(&self) -> ItemWaits {
+        ItemWaits {
+            hint: (self.hint_waits.load(Relaxed), self.hint_wait_ms.load(Relaxed)),
+            backoff: (self.backoff_waits.load(Relaxed), self.backoff_wait_ms.load(Relaxed)),
+            paced: self.paced.load(Relaxed),
+        }
     }
 }
 
@@ -144,12 +163,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountingLayer {
         }
         if let Some(cause) = fields.delay_cause {
             let ms = extensions.remove::<PendingDelay>().map_or(0, |d| d.0);
-            let (count, total) = match cause.as_str() {
-                "server hint" => (&self.0.hint_waits, &self.0.hint_wait_ms),
-                _ => (&self.0.backoff_waits, &self.0.backoff_wait_ms),
+            let hint = cause == "server hint";
+            let (count, total) = if hint {
+                (&self.0.hint_waits, &self.0.hint_wait_ms)
+            } else {
+                (&self.0.backoff_waits, &self.0.backoff_wait_ms)
             };
             count.fetch_add(1, Relaxed);
             total.fetch_add(ms, Relaxed);
+            with_item(|item| {
+                let (count, total) = if hint {
+                    (&item.hint_waits, &item.hint_wait_ms)
+                } else {
+                    (&item.backoff_waits, &item.backoff_wait_ms)
+                };
+                count.fetch_add(1, Relaxed);
+                total.fetch_add(ms, Relaxed);
+            });
         }
     }
 
@@ -158,11 +188,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountingLayer {
         event.record(&mut fields);
         if let Some(reason) = fields.reason {
             self.0.refused[Refusal::from_reason(&reason) as usize].fetch_add(1, Relaxed);
-            with_item(|item| {
-                if let Ok(mut stop) = item.stop.lock() {
-                    *stop = Some(reason);
-                }
-            });
         } else if let Some(pause) = fields.cooldown_us {
             self.0.pauses.fetch_add(1, Relaxed);
             if fields.quota_exhausted == Some(true) && fields.throttled != Some(true) {
@@ -172,6 +197,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountingLayer {
         } else if fields.wait_ms.is_some() {
             // volley-ratelimit's "rate limit wait", once per attempt held back to pace its host.
             self.0.paced.fetch_add(1, Relaxed);
+            with_item(|item| {
+                item.paced.fetch_add(1, Relaxed);
+            });
         }
     }
 }
@@ -195,6 +223,8 @@ impl Visit for Fields {
         match field.name() {
             "http.request.resend_count" => self.resend_count = Some(value),
             "delay_ms" => self.delay_ms = Some(value),
+            // Typed, when the rate limiter emits it; else read from `cooldown` below.
+            "cooldown_ms" => self.cooldown_us = Some(value.saturating_mul(1000)),
             "wait_ms" => self.wait_ms = Some(value),
             _ => {}
         }
@@ -227,7 +257,9 @@ impl Visit for Fields {
         match field.name() {
             // `%reason` arrives here, formatted with Display.
             "reason" => self.reason = Some(format!("{value:?}")),
-            "cooldown" => self.cooldown_us = parse_debug_duration_us(&format!("{value:?}")),
+            "cooldown" if self.cooldown_us.is_none() => {
+                self.cooldown_us = parse_debug_duration_us(&format!("{value:?}"));
+            }
             _ => {}
         }
     }

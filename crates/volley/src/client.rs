@@ -14,7 +14,7 @@ use volley_core::redact::SensitiveHeaders;
 use crate::response::BodyLimit;
 use crate::stack::Outer;
 use crate::uri;
-use crate::{Body, ClientBuilder, Error, RequestBuilder, Response, ResponseBody};
+use crate::{Body, ClientBuilder, Error, Limits, RequestBuilder, Response, ResponseBody};
 
 /// An HTTP client with the standard volley stack: a total timeout, retries, optional rate
 /// and per-host limits, a global concurrency limit, an attempt timeout, and a pooled
@@ -58,6 +58,7 @@ pub(crate) struct Settings {
     pub(crate) max_response_body: Option<u64>,
     pub(crate) sensitive: SensitiveHeaders,
     pub(crate) base_url: Option<url::Url>,
+    pub(crate) limits: Limits,
 }
 
 impl Client {
@@ -84,6 +85,12 @@ impl Client {
     /// `url` parsed, and joined to the base URL when the client has one.
     pub(crate) fn resolve_url(&self, url: &str) -> Result<http::Uri, Error> {
         uri::parse_url(self.shared.settings.base_url.as_ref(), url)
+    }
+
+    /// The live state of this client's limits, shared by all its clones: requests in flight
+    /// and waiting per host, tracked hosts, circuit states, hedge counts.
+    pub fn limits(&self) -> Limits {
+        self.shared.settings.limits.clone()
     }
 
     /// The headers this client treats as credentials.

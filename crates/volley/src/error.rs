@@ -35,6 +35,11 @@ pub enum Kind {
     /// A redirect was refused: too many hops, https to http, a private address
     /// ([`volley_redirect::RedirectError`]).
     Redirect,
+    /// The host's circuit breaker was open, so the request was not sent
+    /// ([`ClientBuilder::circuit_breaker`](crate::ClientBuilder::circuit_breaker)); see
+    /// [`volley::breaker::BreakerOpen`](volley_core::BreakerOpen) for when it will let a
+    /// probe through.
+    BreakerOpen,
     /// The client or a helper was configured with values that cannot work.
     Config,
     /// Anything else, such as a connection reset mid-request.
@@ -54,6 +59,7 @@ impl Kind {
             Kind::Body => "body",
             Kind::BodyTooLarge => "body_too_large",
             Kind::Redirect => "redirect",
+            Kind::BreakerOpen => "breaker_open",
             Kind::Config => "config",
             Kind::Other => "other",
         }
@@ -238,6 +244,9 @@ fn kind_of(err: &(dyn StdError + 'static)) -> Kind {
     }
     if find_cause::<Overloaded>(err).is_some() {
         return Kind::Overloaded;
+    }
+    if find_cause::<volley_core::BreakerOpen>(err).is_some() {
+        return Kind::BreakerOpen;
     }
     if find_cause::<StatusError>(err).is_some() {
         return Kind::Status;

@@ -47,6 +47,7 @@ mod dns_hickory;
 pub use dns_hickory::HickoryDns;
 mod error;
 pub mod join;
+mod limits;
 mod multipart;
 mod proxy;
 mod request;
@@ -60,6 +61,7 @@ pub use body::Body;
 pub use builder::{AttemptBody, ClientBuilder, DEFAULT_MAX_RESPONSE_BODY, StackLayer};
 pub use client::Client;
 pub use error::{BodyTooLarge, Error, Kind};
+pub use limits::Limits;
 pub use multipart::Multipart;
 pub use proxy::{Proxy, ProxyStream};
 pub use request::RequestBuilder;
@@ -67,10 +69,17 @@ pub use response::{Response, ResponseBody};
 pub use tls::{Identity, TlsVersion};
 pub use transport::{BoxConnector, Connection};
 
+/// The circuit breaker ([`ClientBuilder::circuit_breaker`]).
+pub use volley_breaker as breaker;
 /// The cookie jar ([`ClientBuilder::cookie_store`], [`ClientBuilder::cookie_provider`]).
 pub use volley_cookies as cookies;
 /// Which headers are credentials, and URLs and headers printed without secrets.
 pub use volley_core::redact;
+/// Request hedging ([`ClientBuilder::hedge`]).
+pub use volley_hedge as hedge;
+/// Concurrency limits, fixed and adaptive ([`ClientBuilder::adaptive_concurrency`],
+/// [`Client::limits`]).
+pub use volley_limit as limit;
 /// Redirect policies and the history a response carries ([`Response::redirects`]).
 pub use volley_redirect as redirect;
 pub use volley_retry::{Backoff, RetryBudget, RetryPolicy, StopReason};

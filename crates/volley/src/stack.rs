@@ -13,8 +13,10 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
 use tower_service::Service;
+use volley_breaker::BreakerLayer;
 use volley_cookies::CookieLayer;
 use volley_core::BoxError;
+use volley_hedge::HedgeLayer;
 use volley_limit::ConcurrencyLimitLayer;
 use volley_ratelimit::RateLimitLayer;
 use volley_redirect::RedirectLayer;
@@ -46,6 +48,8 @@ pub(crate) struct Layers {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) redirect: Option<RedirectLayer>,
     pub(crate) cookies: Option<CookieLayer>,
+    pub(crate) breaker: Option<BreakerLayer>,
+    pub(crate) hedge: Option<HedgeLayer>,
     pub(crate) decompress: bool,
     pub(crate) user_layers: Arc<[UserLayer]>,
     pub(crate) attempt_layers: Arc<[AttemptLayer]>,
@@ -54,9 +58,9 @@ pub(crate) struct Layers {
 /// A total timeout that never binds by itself: about 30 years once saturated.
 const NO_LIMIT: Duration = Duration::from_secs(u64::MAX / 4);
 
-/// Outer → inner: total timeout, redirects, cookies, user layers, retry, attempt layers, rate
-/// limit, concurrency, attempt timeout, decompression, the transport (hyper-util's client,
-/// or any service).
+/// Outer → inner: total timeout, redirects, cookies, user layers, retry, circuit breaker,
+/// attempt layers, rate limit, concurrency, hedge, attempt timeout, decompression, the
+/// transport (hyper-util's client, or any service).
 ///
 /// The stack is boxed twice, not once per stage: below the retry layer (whose type must not
 /// depend on which limits are configured) and at the top. Every box costs an allocation per
@@ -80,12 +84,18 @@ where
     let decompress = layers.decompress.then(DecompressionLayer::new);
     let inner = optional(decompress, transport);
     let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), inner);
+    // Outside the attempt timeout, so each attempt of a hedged request has its own; inside
+    // the concurrency limit, so a hedged request holds one permit (the budget bounds the
+    // extra load instead).
+    let inner = optional(layers.hedge.clone(), inner);
     let inner = optional(layers.concurrency.clone(), inner);
     let mut inner: Inner = erase(optional(layers.rate_limit.clone(), inner));
     for attempt_layer in layers.attempt_layers.iter().rev() {
         inner = attempt_layer(inner);
     }
-    let retry = layers.retry.layer(inner);
+    // Right inside retry: a request refused by an open breaker is neither paced, queued
+    // nor sent, and the retry layer sees the refusal at once.
+    let retry = layers.retry.layer(optional(layers.breaker.clone(), inner));
     // The client puts each request's `Deadline` on it (its own total timeout, or the
     // request's `.timeout(..)`); the total timeout layer enforces whichever is there, body
     // included.

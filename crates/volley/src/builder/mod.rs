@@ -5,8 +5,10 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use volley_breaker::BreakerLayer;
 use volley_cookies::{CookieLayer, CookieProvider, Jar};
-use volley_limit::ConcurrencyLimitLayer;
+use volley_hedge::HedgeLayer;
+use volley_limit::{Adaptive, ConcurrencyLimitLayer};
 use volley_ratelimit::RateLimitLayer;
 use volley_redirect::{Policy, RedirectLayer};
 use volley_retry::{RetryLayer, RetryPolicy};
@@ -18,9 +20,10 @@ use crate::client::Settings;
 use crate::error::Kind;
 use crate::stack::{self, AttemptLayer, Layers, UserLayer};
 use crate::uri;
-use crate::{Client, Error};
+use crate::{Client, Error, Limits};
 
 mod hooks;
+mod resilience;
 mod transport;
 
 pub use hooks::{AttemptBody, StackLayer};
@@ -42,7 +45,8 @@ pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
 /// | decompression | gzip, deflate, br and zstd, with `Accept-Encoding` sent |
 /// | retries | 3, full jitter 500 ms → 8 s, Retry-After honoured up to 60 s, budget 20 % + 10/s per host |
 /// | concurrency | 100 requests in flight in all, no per-host limit |
-/// | rate limit | none |
+/// | rate limit | none; pacing from quota headers off |
+/// | circuit breaker, adaptive concurrency, hedging | off |
 /// | TLS | rustls (ring) with the Mozilla roots of `webpki-roots`; verification always on |
 /// | HTTP versions | HTTP/1.1 and HTTP/2, negotiated by ALPN |
 /// | connection pool | idle connections closed after 90 s |
@@ -67,6 +71,10 @@ pub struct ClientBuilder {
     block_private_redirects: bool,
     decompress: bool,
     cookies: Option<CookieLayer>,
+    breaker: Option<BreakerLayer>,
+    adaptive: Option<Adaptive>,
+    hedge: Option<HedgeLayer>,
+    pace_from_quota: bool,
     user_layers: Vec<UserLayer>,
     attempt_layers: Vec<AttemptLayer>,
     error: Option<Error>,
@@ -93,6 +101,10 @@ impl ClientBuilder {
             block_private_redirects: false,
             decompress: true,
             cookies: None,
+            breaker: None,
+            adaptive: None,
+            hedge: None,
+            pace_from_quota: false,
             user_layers: Vec::new(),
             attempt_layers: Vec::new(),
             error: None,
@@ -363,13 +375,28 @@ impl ClientBuilder {
             (None, Some(host)) => Some(ConcurrencyLimitLayer::per_key_only(host)),
             (None, None) => None,
         };
+        let concurrency = match self.adaptive {
+            // The adaptive limit replaces the fixed per-host one (the 1 is never used).
+            Some(adaptive) => Some(
+                concurrency
+                    .unwrap_or_else(|| ConcurrencyLimitLayer::per_key_only(1))
+                    .adaptive(adaptive),
+            ),
+            None => concurrency,
+        };
         let rate_limit = match self.rate {
             _ if self.rate_limit_layer.is_some() => self.rate_limit_layer,
             Some((n, per, burst)) => Some(
                 RateLimitLayer::try_new(n, per, burst)
                     .map_err(|err| Error::with_kind(Kind::Config, err))?,
             ),
+            // Pacing needs a limiter to wait in: one whose own rate never binds.
+            None if self.pace_from_quota => Some(RateLimitLayer::unlimited()),
             None => None,
+        };
+        let rate_limit = match rate_limit {
+            Some(layer) if self.pace_from_quota => Some(layer.pace_from_quota(true)),
+            other => other,
         };
         let layers = Layers {
             retry: RetryLayer::new(self.retry),
@@ -384,6 +411,8 @@ impl ClientBuilder {
             }),
             decompress: self.decompress,
             cookies: self.cookies,
+            breaker: self.breaker,
+            hedge: self.hedge,
             user_layers: self.user_layers.into(),
             attempt_layers: self.attempt_layers.into(),
         };
@@ -395,6 +424,7 @@ impl ClientBuilder {
             max_response_body: self.max_response_body,
             sensitive: self.sensitive,
             base_url: self.base_url,
+            limits: Limits::of(&layers),
         };
         Ok((layers, settings, self.transport))
     }
@@ -425,6 +455,10 @@ impl fmt::Debug for ClientBuilder {
             .field("redirect", &self.redirect)
             .field("decompress", &self.decompress)
             .field("cookies", &self.cookies.is_some())
+            .field("circuit_breaker", &self.breaker)
+            .field("adaptive_concurrency", &self.adaptive)
+            .field("hedge", &self.hedge)
+            .field("pace_from_quota", &self.pace_from_quota)
             .field("extra_roots", &self.transport.tls.extra.len())
             .field("native_roots", &self.transport.tls.native)
             .field("identity", &self.transport.tls.identity)
