@@ -52,6 +52,8 @@ mod error;
 mod key;
 mod not_sent;
 pub mod redact;
+#[cfg(feature = "metrics")]
+pub mod telemetry;
 mod timed_out;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};
