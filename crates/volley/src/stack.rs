@@ -94,8 +94,12 @@ where
         inner = attempt_layer(inner);
     }
     // Right inside retry: a request refused by an open breaker is neither paced, queued
-    // nor sent, and the retry layer sees the refusal at once.
-    let retry = layers.retry.layer(optional(layers.breaker.clone(), inner));
+    // nor sent, and the retry layer sees the refusal at once. A box of its own when on, so
+    // that off it is not even a branch.
+    if let Some(breaker) = &layers.breaker {
+        inner = erase(breaker.clone().layer(inner));
+    }
+    let retry = layers.retry.layer(inner);
     // The client puts each request's `Deadline` on it (its own total timeout, or the
     // request's `.timeout(..)`); the total timeout layer enforces whichever is there, body
     // included.
