@@ -26,7 +26,7 @@ use crate::fetch::{Batch, run_batch};
 use crate::input::Line;
 use crate::item::Defaults;
 use crate::progress::Progress;
-use crate::trace::LayerCounts;
+use crate::signals::LayerCounts;
 use crate::{Exit, Fatal, console, demo_table, summary};
 
 /// The client's settings, chosen so that every layer acts and the run stays short.
@@ -176,7 +176,8 @@ pub(crate) async fn demo(args: DemoArgs, counts: Arc<LayerCounts>) -> Result<Exi
     console::print(&head).map_err(closed)?;
 
     let limits = client.limits();
-    let progress = Progress::new(Some(lines.len()), counts.clone(), true);
+    let progress =
+        Progress::new(Some(lines.len()), counts.clone(), limits.concurrency().cloned(), true);
     let batch = Batch {
         client,
         concurrency: CONCURRENCY,

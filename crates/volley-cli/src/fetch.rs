@@ -23,10 +23,10 @@ use crate::output::{Record, Writer};
 use crate::progress::Progress;
 use crate::resilience;
 use crate::shared_limit::SharedLimit;
+use crate::signals::LayerCounts;
 use crate::stats::{Outcome, Stats, Stopped};
 use crate::summary;
 use crate::summary_json::SummaryJson;
-use crate::trace::LayerCounts;
 use crate::{Exit, Fatal, console, files, verbose};
 
 /// A batch of lines to send through one client.
@@ -237,7 +237,7 @@ pub(crate) async fn fetch(args: FetchArgs, counts: Arc<LayerCounts>) -> Result<E
         (Some(path), Some(_)) if Progress::visible(!args.quiet) => input::count(path),
         _ => None,
     };
-    let progress = Progress::new(total, counts.clone(), !args.quiet);
+    let progress = Progress::new(total, counts.clone(), limits.concurrency().cloned(), !args.quiet);
     let batch = Batch {
         client,
         concurrency: args.concurrency,

@@ -15,8 +15,8 @@ use volley_core::{TimedOut, TimeoutKind};
 use crate::files;
 use crate::input::{self, BadLine, Line, LineBody};
 use crate::output::{Record, millis};
+use crate::signals::{ItemTrace, ItemWaits, traced};
 use crate::stats::Outcome;
-use crate::trace::{ItemTrace, ItemWaits, traced};
 
 /// What applies to every line that does not say otherwise (`-X`, `--data`).
 #[derive(Debug, Clone, Default)]

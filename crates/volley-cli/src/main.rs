@@ -22,9 +22,12 @@ mod input;
 mod item;
 mod output;
 mod progress;
+#[cfg(feature = "metrics")]
+mod recorder;
 mod resilience;
 mod serve;
 mod shared_limit;
+mod signals;
 mod stats;
 mod summary;
 mod summary_json;
@@ -39,7 +42,8 @@ use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::args::{Cli, Command};
-use crate::trace::{CountingLayer, LayerCounts};
+use crate::signals::LayerCounts;
+use crate::trace::CountingLayer;
 
 /// How a run ended, as the process reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +89,11 @@ fn main() -> ExitCode {
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             console::error("tracing was already set up; layer counts will be missing");
         }
+    }
+    // The layers' metrics (`--features metrics`, the default) feed most of the counts.
+    #[cfg(feature = "metrics")]
+    if metrics::set_global_recorder(recorder::CountingRecorder(counts.clone())).is_err() {
+        console::error("a metrics recorder was already set up; layer counts will be missing");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -7,23 +7,33 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console;
-use crate::trace::LayerCounts;
+use volley::limit::LimitState;
 
-/// Done / total, rate, requests in flight, retries and throttled waits; hidden when stderr
-/// is piped. Clones share the bar.
+use crate::console;
+use crate::signals::LayerCounts;
+
+/// Done / total, rate, requests in flight and waiting for a permit, retries and throttled
+/// attempts and waits; hidden when stderr is piped. Clones share the bar.
 #[derive(Clone, Debug)]
 pub(crate) struct Progress {
     bar: ProgressBar,
     counts: Arc<LayerCounts>,
+    /// The client's concurrency limit, read for the requests waiting for a permit.
+    limit: Option<LimitState>,
     /// Requests started, for those in flight (started and not done).
     started: Arc<AtomicU64>,
 }
 
 impl Progress {
     /// A bar for `total` requests (`None`: a count, the total being unknown until the
-    /// input ends), drawn if `wanted` and stderr is a terminal.
-    pub(crate) fn new(total: Option<usize>, counts: Arc<LayerCounts>, wanted: bool) -> Self {
+    /// input ends), drawn if `wanted` and stderr is a terminal. `limit` is the client's
+    /// concurrency limit (`Limits::concurrency`), when it has one.
+    pub(crate) fn new(
+        total: Option<usize>,
+        counts: Arc<LayerCounts>,
+        limit: Option<LimitState>,
+        wanted: bool,
+    ) -> Self {
         let visible = Self::visible(wanted);
         let target =
             if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
@@ -38,7 +48,7 @@ impl Progress {
         if visible {
             bar.enable_steady_tick(Duration::from_millis(100));
         }
-        let progress = Self { bar, counts, started: Arc::default() };
+        let progress = Self { bar, counts, limit, started: Arc::default() };
         progress.refresh();
         progress
     }
@@ -80,9 +90,12 @@ impl Progress {
         let done = self.bar.position();
         let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         let in_flight = self.started.load(Relaxed).saturating_sub(done);
+        // Of those in flight, the ones queued for a permit of the client's limit.
+        let waiting = self.limit.as_ref().map_or(0, LimitState::waiting);
         self.bar.set_message(format!(
-            "{rate:.0}/s · in flight {in_flight} · retries {} · throttled waits {throttled}",
-            counts.retries
+            "{rate:.0}/s · in flight {in_flight} (waiting {waiting}) · retries {} · throttled {} \
+             · throttled waits {throttled}",
+            counts.retries, counts.throttled
         ));
     }
 

@@ -114,6 +114,10 @@ impl Refusal {
     ];
 
     /// Matches the `Display` of `volley_retry::StopReason`.
+    #[cfg_attr(
+        feature = "metrics",
+        allow(dead_code, reason = "the tracing feeder's, without metrics")
+    )]
     pub(crate) fn from_reason(reason: &str) -> Refusal {
         if reason == "the retry budget for this host is spent" {
             Refusal::Budget
@@ -127,6 +131,20 @@ impl Refusal {
             Refusal::NotIdempotent
         } else {
             Refusal::Other
+        }
+    }
+
+    /// Matches the `reason` label of `volley.retry.refusals` (snake_case, stable); a
+    /// reason the CLI does not know yet counts as [`Refusal::Other`]. The retry layer's
+    /// refusal event carries the same value as `stop_reason`.
+    pub(crate) fn from_label(reason: &str) -> Refusal {
+        match reason {
+            "budget" | "budget_exhausted" => Refusal::Budget,
+            "max_retries" => Refusal::MaxRetries,
+            "deadline" => Refusal::Deadline,
+            "hint_above_cap" | "retry_after_above_cap" => Refusal::HintAboveCap,
+            "not_idempotent" => Refusal::NotIdempotent,
+            _ => Refusal::Other,
         }
     }
 
@@ -154,7 +172,7 @@ impl Refusal {
     }
 }
 
-/// A snapshot of what the layers reported through tracing (see `trace`).
+/// A snapshot of what the layers reported (see `signals`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Counts {
     pub(crate) attempts: u64,

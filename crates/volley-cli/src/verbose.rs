@@ -69,7 +69,7 @@ mod tests {
 
     use super::*;
     use crate::output::Record;
-    use crate::trace::ItemWaits;
+    use crate::signals::ItemWaits;
 
     fn done(record: Record, outcome: Outcome, waits: ItemWaits) -> Done {
         Done {

@@ -155,3 +155,36 @@ async fn verbose_lines_show_each_request_without_credentials() {
     assert_eq!(run.stderr.lines().filter(|l| l.starts_with('#')).count(), 3);
     assert_eq!(server.hits("/flaky/2"), 3);
 }
+
+/// The waits, pauses and refusals come from the layers' metrics: a 429 with a one-second
+/// Retry-After pauses the host in the rate limiter and makes the retry wait for the hint;
+/// a 503 answered twice uses up the one retry after a backoff wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_and_refused_requests_are_counted_by_cause() {
+    let server = TestServer::start().await.unwrap();
+    let dir = scratch_dir("summary-json-throttled");
+    let file = dir.join("summary.json");
+    let input =
+        [server.url("/retry-after/1?times=1&key=throttled"), server.url("/status/503")].join("\n");
+    let args = ["fetch", "-v", "--retries", "1", "--rate", "1000", "--summary-json"];
+    let args = [&args[..], &[file.to_str().unwrap(), "-"]].concat();
+    let run = volley(&args, &input).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!((server.hits("/retry-after/1"), server.hits("/status/503")), (2, 2));
+    let summary = read_json(&file);
+    assert_eq!((&summary["attempts"], &summary["retries"]), (&json!(4), &json!(2)), "{summary}");
+    let waits = &summary["waits"];
+    assert_eq!(waits["retry_after"]["count"], 1, "{summary}");
+    let hint_ms = waits["retry_after"]["ms"].as_u64().unwrap();
+    assert!((1000..=1100).contains(&hint_ms), "{summary}");
+    assert_eq!(waits["backoff"]["count"], 1, "{summary}");
+    assert_eq!((&waits["host_pauses"], &waits["host_pauses_on_quota"]), (&json!(1), &json!(0)));
+    let longest = waits["longest_host_pause_ms"].as_f64().unwrap();
+    assert!((1000.0..=1100.0).contains(&longest), "{summary}");
+    assert_eq!(summary["refused"]["max_retries"], 1, "{summary}");
+    assert_eq!(summary["refused"]["budget"], 0);
+    // Per request, for -v: the same signals, found through the request's task.
+    assert!(run.stderr.contains("after 2 attempts (Retry-After 1 wait"), "{}", run.stderr);
+    assert!(run.stderr.contains("→ 503 after 2 attempts (backoff 1 wait"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(dir);
+}
