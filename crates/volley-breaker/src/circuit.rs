@@ -217,6 +217,17 @@ impl Circuit {
         self.phase = to;
         self.generation = *next_gen;
         *next_gen += 1;
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            volley_core::telemetry::names::BREAKER_TRANSITIONS,
+            "key" => volley_core::telemetry::key_label(key),
+            "state" => match to {
+                Phase::Closed => "closed",
+                Phase::Open { .. } => "open",
+                Phase::HalfOpen { .. } => "half_open",
+            }
+        )
+        .increment(1);
         match open_for {
             Some(open_for) => tracing::info!(
                 key = %key, from, to = to.name(), open_ms = open_for.as_millis() as u64,

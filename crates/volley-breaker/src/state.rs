@@ -95,6 +95,12 @@ impl Core {
                 drop(guard);
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(key = %key, retry_in_ms = retry_in.as_millis() as u64, "circuit breaker refused a call");
+                #[cfg(feature = "metrics")]
+                metrics::counter!(
+                    volley_core::telemetry::names::BREAKER_REFUSALS,
+                    "key" => volley_core::telemetry::key_label(key)
+                )
+                .increment(1);
                 Err(BreakerOpen::new(key.clone(), retry_in))
             }
         }

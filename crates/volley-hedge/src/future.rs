@@ -56,6 +56,9 @@ pin_project! {
 struct Attempt<F> {
     future: Pin<Box<Instrumented<F>>>,
     started: Instant,
+    /// The `key` label of `volley.hedge.won`, should this hedge answer first.
+    #[cfg(feature = "metrics")]
+    key_label: metrics::SharedString,
 }
 
 /// What is needed to record the winner's latency in its key's histogram.
@@ -166,6 +169,12 @@ where
                     Poll::Pending => i += 1,
                     Poll::Ready(Ok(res)) => {
                         let started = Some(attempt.started);
+                        #[cfg(feature = "metrics")]
+                        metrics::counter!(
+                            volley_core::telemetry::names::HEDGES_WON,
+                            "key" => attempt.key_label.clone()
+                        )
+                        .increment(1);
                         return Poll::Ready(Ok(finish(&mut this, res, started, true)));
                     }
                     Poll::Ready(Err(error)) => {
@@ -218,7 +227,11 @@ where
         ready!(sleep.as_mut().poll(cx));
         if !shared.budget.try_withdraw() {
             shared.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(key = ?plan.key, delay = ?plan.delay, "hedge not sent: budget spent");
+            tracing::debug!(
+                key = plan.key.as_ref().map(Key::as_str),
+                delay_ms = millis(plan.delay),
+                "hedge not sent: budget spent"
+            );
             return Poll::Ready(None);
         }
         plan.armed = true;
@@ -240,14 +253,29 @@ where
     let future = span.in_scope(|| plan.svc.call(req)).instrument(span);
     let now = Instant::now();
     shared.sent.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(key = %key, delay = ?plan.delay, attempt = n, "hedge sent");
+    tracing::debug!(key = %key, delay_ms = millis(plan.delay), attempt = n, "hedge sent");
+    #[cfg(feature = "metrics")]
+    let key_label = volley_core::telemetry::key_label(&key);
+    #[cfg(feature = "metrics")]
+    metrics::counter!(volley_core::telemetry::names::HEDGES, "key" => key_label.clone())
+        .increment(1);
     if !last {
         plan.at = now + plan.delay;
         if let Some(sleep) = plan.sleep.as_mut() {
             sleep.as_mut().reset(plan.at);
         }
     }
-    Poll::Ready(Some(Attempt { future: Box::pin(future), started: now }))
+    Poll::Ready(Some(Attempt {
+        future: Box::pin(future),
+        started: now,
+        #[cfg(feature = "metrics")]
+        key_label,
+    }))
+}
+
+/// A duration as whole milliseconds, for the typed `*_ms` fields of events.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The winner: records its latency if it succeeded, marks the response, cancels the rest.

@@ -60,6 +60,28 @@ pub enum OverloadReason {
     },
 }
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn scope_key(scope: &LimitScope) -> Option<&str> {
+    match scope {
+        LimitScope::Key(key) => Some(key.as_str()),
+        _ => None,
+    }
+}
+
+impl OverloadReason {
+    /// The reason as a snake_case word, for events and labels.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::QueueFull { .. } => "queue_full",
+            Self::AcquireTimeout { .. } => "acquire_timeout",
+            Self::Deadline { .. } => "deadline",
+        }
+    }
+}
+
 impl Overloaded {
     pub(crate) fn new(
         scope: LimitScope,
@@ -67,6 +89,22 @@ impl Overloaded {
         waiting: usize,
         reason: OverloadReason,
     ) -> Self {
+        // Every refusal is built here, once, so this is the one place that reports it.
+        let (timeout_ms, waited_ms) = match reason {
+            OverloadReason::AcquireTimeout { timeout } => (Some(millis(timeout)), None),
+            OverloadReason::Deadline { waited } => (None, Some(millis(waited))),
+            OverloadReason::QueueFull { .. } => (None, None),
+        };
+        tracing::debug!(
+            key = scope_key(&scope),
+            scope = if matches!(scope, LimitScope::Global) { "global" } else { "key" },
+            reason = reason.name(),
+            max,
+            waiting,
+            timeout_ms,
+            waited_ms,
+            "concurrency limit refused a request"
+        );
         Self { scope, max, waiting, reason }
     }
 

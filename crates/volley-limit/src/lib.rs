@@ -125,6 +125,8 @@ mod error;
 mod estimator;
 pub mod future;
 mod layer;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod permit;
 mod service;
 mod slot;

@@ -41,6 +41,8 @@ impl Permit {
         if permit.key.is_none() || permit.key_permit {
             permit.global = permit.shared.global.as_ref().is_some_and(try_take);
         }
+        #[cfg(feature = "metrics")]
+        permit.count_in_flight(permit.key_permit, permit.global, 1.0);
         permit
     }
 
@@ -90,22 +92,32 @@ impl Permit {
         if let (Some(slot), Some(keys)) = (&self.key, &self.shared.keys)
             && !self.key_permit
         {
-            wait(&slot.semaphore, &slot.waiting, &self.shared.waiting, config.max_queue, &budget)
-                .await
-                .map_err(|(waiting, reason)| {
+            let queue =
+                Queue { queue: &slot.waiting, total: &self.shared.waiting, key: Some(&slot.key) };
+            wait(&slot.semaphore, queue, config.max_queue, &budget).await.map_err(
+                |(waiting, reason)| {
                     let max = slot.limit(keys.max);
                     Overloaded::new(LimitScope::Key(slot.key.clone()), max, waiting, reason)
-                })?;
+                },
+            )?;
             self.key_permit = true;
+            #[cfg(feature = "metrics")]
+            self.count_in_flight(true, false, 1.0);
         }
         if let (Some(global), Some(max)) = (&self.shared.global, config.global_max)
             && !self.global
         {
-            let queue = &self.shared.global_waiting;
-            wait(global, queue, &self.shared.waiting, config.max_queue, &budget).await.map_err(
-                |(waiting, reason)| Overloaded::new(LimitScope::Global, max, waiting, reason),
-            )?;
+            let queue = Queue {
+                queue: &self.shared.global_waiting,
+                total: &self.shared.waiting,
+                key: None,
+            };
+            wait(global, queue, config.max_queue, &budget).await.map_err(|(waiting, reason)| {
+                Overloaded::new(LimitScope::Global, max, waiting, reason)
+            })?;
             self.global = true;
+            #[cfg(feature = "metrics")]
+            self.count_in_flight(false, true, 1.0);
         }
         Ok(())
     }
@@ -114,6 +126,8 @@ impl Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        self.count_in_flight(self.key_permit, self.global, -1.0);
         if self.global
             && let Some(global) = &self.shared.global
         {
@@ -126,6 +140,18 @@ impl Drop for Permit {
 }
 
 impl Permit {
+    /// Moves the in-flight gauges of the limits named by `key` and `global` by `delta`: at
+    /// exactly the places a permit is taken or given back, so they return to zero.
+    #[cfg(feature = "metrics")]
+    fn count_in_flight(&self, key: bool, global: bool, delta: f64) {
+        if let (true, Some(slot)) = (key, &self.key) {
+            crate::metrics::in_flight(Some(&slot.key), delta);
+        }
+        if global {
+            crate::metrics::in_flight(None, delta);
+        }
+    }
+
     #[inline(never)]
     fn release_key(&mut self) {
         if let Some(slot) = self.key.take() {
@@ -239,13 +265,34 @@ impl Budget {
     }
 }
 
+/// One limit's queue: its own count, the layer's total, and its key (`None`: global).
+#[derive(Clone, Copy)]
+struct Queue<'a> {
+    queue: &'a AtomicUsize,
+    total: &'a AtomicUsize,
+    key: Option<&'a Key>,
+}
+
 /// Counts a request in a queue for as long as it waits there.
-struct Queued<'a>(&'a AtomicUsize, &'a AtomicUsize);
+struct Queued<'a>(Queue<'a>);
+
+impl<'a> Queued<'a> {
+    /// Joins `queue`; returns the guard and how many were waiting ahead.
+    fn join(queue: Queue<'a>) -> (Self, usize) {
+        let ahead = queue.queue.fetch_add(1, Ordering::Relaxed);
+        queue.total.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::queued(queue.key, 1.0);
+        (Self(queue), ahead)
+    }
+}
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-        self.1.fetch_sub(1, Ordering::Relaxed);
+        self.0.queue.fetch_sub(1, Ordering::Relaxed);
+        self.0.total.fetch_sub(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::queued(self.0.key, -1.0);
     }
 }
 
@@ -253,17 +300,17 @@ impl Drop for Queued<'_> {
 /// others were waiting and why.
 async fn wait(
     semaphore: &Semaphore,
-    queue: &AtomicUsize,
-    total: &AtomicUsize,
+    queue: Queue<'_>,
     max_queue: Option<usize>,
     budget: &Budget,
 ) -> Result<(), (usize, OverloadReason)> {
     if try_take(semaphore) {
         return Ok(());
     }
-    let ahead = queue.fetch_add(1, Ordering::Relaxed);
-    total.fetch_add(1, Ordering::Relaxed);
-    let _queued = Queued(queue, total);
+    let queued_since = Instant::now();
+    let key = queue.key;
+    let (_queued, ahead) = Queued::join(queue);
+    let queue = queue.queue;
     if let Some(max_queue) = max_queue.filter(|&max| ahead >= max) {
         return Err((ahead, OverloadReason::QueueFull { max_queue }));
     }
@@ -282,5 +329,16 @@ async fn wait(
         Ok(permit) => permit.forget(),
         Err(_closed) => unreachable!("volley-limit never closes its semaphores"),
     }
+    // Only requests that queued get here: the clock is read on the slow path alone.
+    let waited = queued_since.elapsed();
+    tracing::debug!(
+        key = key.map(Key::as_str),
+        scope = if key.is_some() { "key" } else { "global" },
+        wait_ms = waited.as_millis() as u64,
+        ahead,
+        "concurrency permit wait"
+    );
+    #[cfg(feature = "metrics")]
+    crate::metrics::queue_wait(key, waited);
     Ok(())
 }

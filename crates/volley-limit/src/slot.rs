@@ -97,6 +97,8 @@ impl KeySlot {
         }
         adaptive.size.store(new, Ordering::Relaxed);
         drop(estimator);
+        #[cfg(feature = "metrics")]
+        crate::metrics::adaptive_limit(&self.key, new);
         tracing::debug!(
             key = %self.key,
             old,

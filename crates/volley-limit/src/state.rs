@@ -154,6 +154,8 @@ impl KeyMap {
             None => Estimator::new(&memory.config),
         };
         let size = estimator.permits(&memory.config);
+        #[cfg(feature = "metrics")]
+        crate::metrics::adaptive_limit(&key, size);
         Arc::new(KeySlot {
             key,
             semaphore: Semaphore::new(size),

@@ -15,7 +15,7 @@ use volley_classify::{Classify, HttpClassifier};
 use volley_core::{BoxError, Deadline, Key};
 
 use crate::shared::Shared;
-use crate::wait::Waiter;
+use crate::wait::{Waiter, millis};
 use crate::{Acquire, AcquireFuture};
 
 pin_project! {
@@ -55,6 +55,9 @@ struct Parked<S, B> {
     wait: Wait,
     /// Whether the request passed its key's pace (it then only waits for a token).
     paced: bool,
+    /// When the request started sleeping in the limiter; taken when the wait is recorded.
+    #[cfg(feature = "metrics")]
+    slept_since: Option<tokio::time::Instant>,
 }
 
 enum Wait {
@@ -94,11 +97,26 @@ where
         let deadline = Deadline::from_request(&request);
         let state = match next(acquire, &shared, &key, deadline, paced) {
             Ok(wait) => {
-                if let (Some(wait), Wait::Sleeping { .. }) = (first_wait, &wait) {
-                    // Once per request the limiter holds back (not per re-check).
-                    tracing::debug!(key = ?key, wait_ms = wait.as_millis() as u64, "rate limit wait");
+                let sleeping = matches!(wait, Wait::Sleeping { .. });
+                if let (Some(wait), true) = (first_wait, sleeping) {
+                    // Once per request the limiter holds back (not per re-check). The first
+                    // wait is the key's pace when pacing is on and the request has not
+                    // passed it yet (as in `next`).
+                    tracing::debug!(
+                        key = ?key,
+                        wait_ms = millis(wait),
+                        paced = !paced && shared.pacing.is_some(),
+                        "rate limit wait"
+                    );
                 }
-                let parked = Parked { inner, request: Some(request), wait, paced };
+                let parked = Parked {
+                    inner,
+                    request: Some(request),
+                    wait,
+                    paced,
+                    #[cfg(feature = "metrics")]
+                    slept_since: sleeping.then(tokio::time::Instant::now),
+                };
                 State::Parked { parked: Box::new(parked) }
             }
             Err(error) => State::Failed { error: Some(error) },
@@ -195,6 +213,10 @@ where
             }
             Wait::Asking { answer } => ready!(answer.as_mut().poll(cx))?,
             Wait::Acquired => {
+                #[cfg(feature = "metrics")]
+                if let Some(since) = parked.slept_since.take() {
+                    crate::metrics::wait(shared.key(key), since.elapsed());
+                }
                 ready!(parked.inner.poll_ready(cx)).map_err(Into::into)?;
                 let Some(request) = parked.request.take() else {
                     panic!("rate limit future lost its request");

@@ -161,6 +161,8 @@ mod error;
 pub mod future;
 mod governor_backend;
 mod layer;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod pace;
 mod service;
 mod shared;

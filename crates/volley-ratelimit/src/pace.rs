@@ -132,7 +132,9 @@ impl Pacing {
                 key = %key,
                 remaining,
                 reset = ?reset,
+                reset_ms = crate::wait::millis(reset),
                 interval = ?fresh.spacing(self.max),
+                interval_ms = crate::wait::millis(fresh.spacing(self.max)),
                 "rate limit pacing starts: spreading the quota the server reports over its reset"
             );
         }

@@ -13,6 +13,7 @@ use volley_core::{Key, KeyFn, RequestHead};
 
 use crate::governor_backend;
 use crate::pace::Pacing;
+use crate::wait::millis;
 use crate::{Acquire, Backend, ConfigError, GovernorBackend};
 
 /// A response can only report an exhausted quota through one of these (see
@@ -116,8 +117,12 @@ impl<C> Shared<C> {
                 tracing::debug!(
                     key = %key,
                     wait = ?held.wait,
+                    // Not `wait_ms`: this fires on every re-check; the request's one
+                    // "rate limit wait" event carries `wait_ms` and `paced`.
+                    pace_ms = millis(held.wait),
                     remaining = held.remaining,
                     reset = ?held.reset,
+                    reset_ms = millis(held.reset),
                     "rate limit paced: spreading the server's remaining quota"
                 );
                 return Acquire::Wait(held.wait);
@@ -160,11 +165,15 @@ impl<C> Shared<C> {
         }
         // Cannot overflow: `Hint` and `RateLimitStatus` clamp their delays to `MAX_HINT`.
         self.backend.cool_down(key, Instant::now() + delay);
+        #[cfg(feature = "metrics")]
+        crate::metrics::cooldown(key);
         if delay < requested {
             tracing::info!(
                 key = %key,
                 cooldown = ?delay,
+                cooldown_ms = millis(delay),
                 requested = ?requested,
+                requested_ms = millis(requested),
                 capped = true,
                 throttled = !hint.is_zero(),
                 quota_exhausted = reset.is_some(),
@@ -174,6 +183,7 @@ impl<C> Shared<C> {
             tracing::debug!(
                 key = %key,
                 cooldown = ?delay,
+                cooldown_ms = millis(delay),
                 capped = false,
                 throttled = !hint.is_zero(),
                 quota_exhausted = reset.is_some(),

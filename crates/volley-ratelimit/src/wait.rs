@@ -52,6 +52,20 @@ impl<C> Shared<C> {
         if let Some(bound) = bound {
             let key = self.key(key);
             let cooldown = self.backend.cooldown_remaining(key).is_some();
+            let reason = match bound {
+                WaitBound::MaxWait { .. } => "max_wait",
+                WaitBound::Deadline { .. } => "deadline",
+            };
+            tracing::debug!(
+                key = %key,
+                reason,
+                wait_ms = millis(wait),
+                cooling_down = cooldown,
+                paced,
+                "rate limit refused: the wait would pass the request's bound"
+            );
+            #[cfg(feature = "metrics")]
+            crate::metrics::refusal(key, reason);
             return Err(RateLimited::new(key.clone(), wait, bound, cooldown).paced(paced));
         }
         let others = self.waiting.fetch_add(1, Relaxed);
@@ -67,4 +81,9 @@ impl<C> Shared<C> {
         let jitter = Duration::from_nanos(fastrand::u64(..=slack.as_nanos() as u64));
         Ok((wait + jitter, waiter))
     }
+}
+
+/// `duration` in whole milliseconds, saturating: the unit of every wait in events.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -81,6 +81,25 @@ impl fmt::Display for StopReason {
     }
 }
 
+impl StopReason {
+    /// A stable snake_case name for the reason, for logs, traces and metric labels
+    /// (`not_idempotent`, `max_retries`, `hint_above_cap`, `deadline`,
+    /// `body_not_replayable`, `budget`, `schedule_exhausted`, `breaker_open`); `Display`
+    /// is the human sentence.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StopReason::NotIdempotent => "not_idempotent",
+            StopReason::MaxRetries(_) => "max_retries",
+            StopReason::HintAboveCap { .. } => "hint_above_cap",
+            StopReason::Deadline { .. } => "deadline",
+            StopReason::BodyNotReplayable { .. } => "body_not_replayable",
+            StopReason::BudgetExhausted => "budget",
+            StopReason::ScheduleExhausted => "schedule_exhausted",
+            StopReason::BreakerOpen { .. } => "breaker_open",
+        }
+    }
+}
+
 /// Durations in messages, to the millisecond: "1.231s", not "1.231353828s".
 fn millis(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

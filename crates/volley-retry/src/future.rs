@@ -16,7 +16,7 @@ use volley_core::{BoxError, KeyFn};
 use crate::ReplayBody;
 use crate::plan::Plan;
 use crate::policy::Decision;
-use crate::service::{finish, log_stop};
+use crate::service::finish;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
@@ -101,7 +101,6 @@ where
             }
             Decision::Stop(reason) => {
                 *this.plan = None;
-                log_stop(reason);
                 Poll::Ready(finish(result, 1, Some(reason)))
             }
             Decision::Retry { delay, .. } => {

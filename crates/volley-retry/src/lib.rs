@@ -16,8 +16,11 @@
 //!   streaming body while it is sent; past that the request is sent once and the refusal
 //!   says why ([`StopReason::BodyNotReplayable`]).
 //!
-//! Each attempt runs in a `retry_attempt` tracing span carrying `http.request.resend_count`,
-//! the outcome, and the delay chosen and why.
+//! Each attempt runs in an INFO `retry_attempt` tracing span (an OpenTelemetry HTTP client
+//! span) carrying `http.request.resend_count` on resends, the status code, the outcome, and
+//! the delay chosen and why; each wait and refusal is a DEBUG event with its length in
+//! milliseconds and, for refusals, [`StopReason::as_str`]. With the `metrics` feature the
+//! layer records attempts, retries, refusals and waits (`volley_core::telemetry::names`).
 //!
 //! # Example
 //!

@@ -4,19 +4,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::request::Parts;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use volley_classify::Classify;
+#[cfg(feature = "metrics")]
+use volley_core::telemetry::names;
 use volley_core::{BoxError, BreakerOpen, Deadline, KeyFn, RequestHead, find_cause};
 
 use crate::ReplayBody;
 use crate::head::Head;
 use crate::layer::Shared;
 use crate::policy::{Attempt, Decision};
-use crate::service::{finish, log_stop, send};
+use crate::service::{finish, log_stop, millis, send};
 use crate::window::KeyBudget;
 
 /// What later attempts of one request need: set up before the first attempt is sent.
@@ -28,6 +30,9 @@ pub(crate) struct Plan<S, C, K, B> {
     idempotent: bool,
     deadline: Option<Deadline>,
     budget: Option<Arc<KeyBudget>>,
+    /// The `key` label of this request's metrics, taken once.
+    #[cfg(feature = "metrics")]
+    key_label: metrics::SharedString,
 }
 
 impl<S, C, K, B> Plan<S, C, K, B>
@@ -52,12 +57,27 @@ where
         let budget = shared.budgets.as_ref().map(|budgets| {
             budgets.deposit(shared.policy.key_fn.key(RequestHead::from_parts(parts)))
         });
+        #[cfg(feature = "metrics")]
+        let key_label = volley_core::telemetry::key_label(
+            &shared.policy.key_fn.key(RequestHead::from_parts(parts)),
+        );
         let head = Head::keep(parts);
         let body = body.replay();
-        Self { shared, inner, head, body, idempotent, deadline, budget }
+        Self {
+            shared,
+            inner,
+            head,
+            body,
+            idempotent,
+            deadline,
+            budget,
+            #[cfg(feature = "metrics")]
+            key_label,
+        }
     }
 
-    /// Classifies an attempt's result and decides what comes next.
+    /// Classifies an attempt's result and decides what comes next, and says so: the
+    /// attempt span's fields, the wait or stop event, and the metrics.
     #[inline]
     pub(crate) fn decide<ResB>(
         &self,
@@ -71,7 +91,17 @@ where
             policy.classifier.classify(self.head.method(), result.as_ref().map_err(|e| &**e as _));
         if let Some(span) = span {
             span.record("outcome", outcome.as_str());
+            if let Ok(res) = result {
+                span.record("http.response.status_code", i64::from(res.status().as_u16()));
+            }
         }
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            names::ATTEMPTS,
+            "outcome" => outcome.as_str(),
+            "key" => self.key_label.clone()
+        )
+        .increment(1);
         let attempt = Attempt {
             outcome,
             idempotent: self.idempotent,
@@ -85,7 +115,41 @@ where
                 .and_then(|e| find_cause::<BreakerOpen>(&**e))
                 .map(BreakerOpen::retry_in),
         };
-        policy.decide(&attempt, self.budget.as_deref())
+        let decision = policy.decide(&attempt, self.budget.as_deref());
+        let _entered = span.map(Span::enter);
+        match &decision {
+            Decision::Done => {}
+            Decision::Stop(reason) => {
+                log_stop(*reason);
+                #[cfg(feature = "metrics")]
+                metrics::counter!(
+                    names::RETRY_REFUSALS,
+                    "reason" => reason.as_str(),
+                    "key" => self.key_label.clone()
+                )
+                .increment(1);
+            }
+            Decision::Retry { delay, cause } => {
+                tracing::debug!(
+                    delay_ms = millis(*delay),
+                    delay_cause = cause.as_str(),
+                    retry = retries + 1,
+                    "waiting before a retry"
+                );
+                #[cfg(feature = "metrics")]
+                {
+                    metrics::counter!(
+                        names::RETRIES,
+                        "cause" => cause.label(),
+                        "key" => self.key_label.clone()
+                    )
+                    .increment(1);
+                    metrics::histogram!(names::RETRY_WAIT, "cause" => cause.label())
+                        .record(delay.as_secs_f64());
+                }
+            }
+        }
+        decision
     }
 }
 
@@ -118,7 +182,7 @@ where
                 Some(first) => first,
                 None => (
                     Request::from_parts(self.head.for_retry(), self.body.replay()),
-                    attempt_span(retries),
+                    attempt_span(retries, self.head.method()),
                 ),
             };
             // Without a subscriber the span is disabled: skip the wrapper, which would only
@@ -130,12 +194,9 @@ where
             };
             match self.decide(&result, retries, previous_delay, Some(&span)) {
                 Decision::Done => return finish(result, retries + 1, None),
-                Decision::Stop(reason) => {
-                    span.in_scope(|| log_stop(reason));
-                    return finish(result, retries + 1, Some(reason));
-                }
+                Decision::Stop(reason) => return finish(result, retries + 1, Some(reason)),
                 Decision::Retry { delay, cause } => {
-                    span.record("delay_ms", delay.as_millis() as u64);
+                    span.record("delay_ms", i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                     span.record("delay_cause", cause.as_str());
                     // Dropped unread: when hyper has already read the whole (small) body with
                     // the head, the connection still goes back to the pool (a client test checks).
@@ -149,12 +210,25 @@ where
     }
 }
 
-pub(crate) fn attempt_span(retries: u32) -> Span {
-    tracing::debug_span!(
+/// One attempt's span: an OpenTelemetry HTTP client span (one per physical request, kind
+/// `client`, named by its method), child of the caller's logical request span. At INFO, so
+/// a service can leave it on. `http.request.resend_count` is set only on resends, as the
+/// conventions ask.
+pub(crate) fn attempt_span(retries: u32, method: &Method) -> Span {
+    let span = tracing::info_span!(
         "retry_attempt",
-        http.request.resend_count = retries,
+        otel.name = method.as_str(),
+        otel.kind = "client",
+        http.request.method = method.as_str(),
+        http.request.resend_count = Empty,
+        http.response.status_code = Empty,
         outcome = Empty,
         delay_ms = Empty,
         delay_cause = Empty,
-    )
+    );
+    if retries > 0 {
+        // i64: tracing-opentelemetry exports a u64 as a string, an i64 as an int.
+        span.record("http.request.resend_count", i64::from(retries));
+    }
+    span
 }

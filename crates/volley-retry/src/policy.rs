@@ -300,4 +300,14 @@ impl DelayCause {
             DelayCause::Breaker => "circuit breaker",
         }
     }
+
+    /// The `cause` label of the retry metrics: snake_case, stable.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            DelayCause::Hint => "server_hint",
+            DelayCause::Backoff => "backoff",
+            DelayCause::Breaker => "breaker",
+        }
+    }
 }

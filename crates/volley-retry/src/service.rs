@@ -81,7 +81,7 @@ where
         // the attempt loop only if a retry is decided. Otherwise the whole loop is boxed,
         // with the instance polled here (and whatever it registered), and a fresh clone
         // stays in `self`, so no readiness is ever left behind.
-        let span = plan.as_ref().map(|_| attempt_span(0));
+        let span = plan.as_ref().map(|_| attempt_span(0, req.method()));
         if span.as_ref().is_none_or(Span::is_disabled) {
             match self.inner.poll_ready(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(Ok(())) => return ResponseFuture::first(self.inner.call(req), plan),
@@ -129,10 +129,37 @@ pub(crate) fn finish<ResB>(
 }
 
 pub(crate) fn log_stop(reason: StopReason) {
+    let stop_reason = reason.as_str();
     match reason {
         StopReason::BudgetExhausted => {
-            tracing::info!(%reason, "retry budget spent, returning the last result")
+            tracing::info!(stop_reason, %reason, "retry budget spent, returning the last result")
         }
-        _ => tracing::debug!(%reason, "not retrying"),
+        StopReason::Deadline { delay, remaining } => tracing::debug!(
+            stop_reason,
+            %reason,
+            delay_ms = millis(delay),
+            remaining_ms = millis(remaining),
+            "not retrying"
+        ),
+        StopReason::HintAboveCap { hint, cap } => tracing::debug!(
+            stop_reason,
+            %reason,
+            delay_ms = millis(hint.delay()),
+            cap_ms = millis(cap),
+            "not retrying"
+        ),
+        StopReason::BreakerOpen { retry_in, cap } => tracing::debug!(
+            stop_reason,
+            %reason,
+            delay_ms = millis(retry_in),
+            cap_ms = millis(cap),
+            "not retrying"
+        ),
+        _ => tracing::debug!(stop_reason, %reason, "not retrying"),
     }
+}
+
+/// A duration as whole milliseconds, for the typed `*_ms` fields of events.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -9,7 +9,7 @@ use tokio::time::{Instant, Sleep};
 use volley_core::BoxError;
 
 use crate::error::Expiry;
-use crate::{TimedOut, TimeoutKind, TimeoutPhase};
+use crate::{TimeoutKind, TimeoutPhase};
 
 pin_project! {
     /// A response body that keeps its layer's time limit until the body ends.
@@ -17,7 +17,7 @@ pin_project! {
     /// Made by both [`TotalTimeout`](crate::TotalTimeout) and
     /// [`AttemptTimeout`](crate::AttemptTimeout). The timer runs while the body waits for
     /// data. Once it has fired, the next [`poll_frame`](Body::poll_frame) yields a
-    /// [`TimedOut`] error with phase [`Body`](TimeoutPhase::Body), even if more data is
+    /// [`TimedOut`](crate::TimedOut) error with phase [`Body`](TimeoutPhase::Body), even if more data is
     /// buffered, and the body ends after it. With a body idle timeout, a wait for the next
     /// frame (or for the first, after the headers) longer than that gap fails with kind
     /// [`BodyIdle`](TimeoutKind::BodyIdle).
@@ -152,7 +152,7 @@ fn next_expiry(expiry: &Expiry) -> (Instant, bool) {
 fn fired(expiry: &Expiry, idle: bool) -> BoxError {
     match expiry.idle {
         Some(gap) if idle => {
-            Box::new(TimedOut::new(TimeoutKind::BodyIdle, gap, TimeoutPhase::Body))
+            crate::error::timed_out(TimeoutKind::BodyIdle, gap, TimeoutPhase::Body)
         }
         _ => expiry.error(TimeoutPhase::Body),
     }

@@ -58,7 +58,7 @@ impl Expiry {
 
     /// The error to report when the timer fires in `phase`.
     pub(crate) fn error(&self, phase: TimeoutPhase) -> BoxError {
-        Box::new(TimedOut::new(self.kind, self.after, phase))
+        timed_out(self.kind, self.after, phase)
     }
 
     /// An error from the inner service or body, with a total timeout raised inside for this
@@ -72,6 +72,36 @@ impl Expiry {
             *timed_out = TimedOut::new(TimeoutKind::Total, self.after, timed_out.phase());
         }
         err
+    }
+}
+
+/// A timer of this crate fired: the error, and the one event and metric saying so. Each
+/// timeout is reported once, by the layer whose timer fired (an outer layer only restates
+/// an inner error, see [`Expiry::adopt`]).
+pub(crate) fn timed_out(kind: TimeoutKind, after: Duration, phase: TimeoutPhase) -> BoxError {
+    let label = kind_label(kind);
+    tracing::debug!(
+        timeout_kind = label,
+        phase = match phase {
+            TimeoutPhase::Headers => "headers",
+            TimeoutPhase::Body => "body",
+            _ => "connect",
+        },
+        timeout_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        "timed out"
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(volley_core::telemetry::names::TIMEOUTS, "kind" => label).increment(1);
+    Box::new(TimedOut::new(kind, after, phase))
+}
+
+/// The `kind` of the timeout event and metric: snake_case, stable.
+fn kind_label(kind: TimeoutKind) -> &'static str {
+    match kind {
+        TimeoutKind::Total => "total",
+        TimeoutKind::Attempt => "attempt",
+        TimeoutKind::BodyIdle => "body_idle",
+        _ => "connect",
     }
 }
 

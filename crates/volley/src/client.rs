@@ -8,11 +8,13 @@ use http::header::{HeaderMap, HeaderValue, USER_AGENT};
 use http::{Method, Request};
 use tower::ServiceExt;
 use tower_service::Service;
+use tracing::Instrument;
 use volley_core::Deadline;
 use volley_core::redact::SensitiveHeaders;
 
 use crate::response::BodyLimit;
 use crate::stack::Outer;
+use crate::telemetry;
 use crate::uri;
 use crate::{Body, ClientBuilder, Error, Limits, RequestBuilder, Response, ResponseBody};
 
@@ -174,7 +176,23 @@ impl Client {
         req: Request<Body>,
     ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
         let stack = self.shared.stack.clone();
-        async move { stack.oneshot(req).await.map_err(Error::new) }
+        let span = telemetry::request_span(&req);
+        #[cfg(feature = "metrics")]
+        let metrics = telemetry::RequestMetrics::start(&req);
+        async move {
+            // Without a subscriber the span is disabled: skip the wrapper.
+            let result = if span.is_disabled() {
+                stack.oneshot(req).await
+            } else {
+                stack.oneshot(req).instrument(span.clone()).await
+            }
+            .map_err(Error::new);
+            let outcome = result.as_ref().map(http::Response::status);
+            telemetry::record_outcome(&span, &outcome);
+            #[cfg(feature = "metrics")]
+            metrics.finish(&outcome);
+            result
+        }
     }
 
     fn prepare(&self, req: &mut Request<Body>) -> Result<(), Error> {

@@ -53,6 +53,7 @@ mod proxy;
 mod request;
 mod response;
 mod stack;
+mod telemetry;
 mod tls;
 mod transport;
 mod uri;

@@ -7,6 +7,8 @@ mod cooldown;
 mod cooldown_cap;
 mod fail_fast;
 mod gcra;
+mod obs_support;
+mod observe;
 mod pace;
 mod prune;
 mod service;
