@@ -9,13 +9,13 @@
 //! million time series: the first [`max_key_labels`] distinct keys seen by the process keep
 //! their own label value, and every later one is recorded as [`OTHER_KEYS`].
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use metrics::SharedString;
 
-use crate::Key;
+use crate::{Key, KeyHashBuilder};
 
 /// The label value of the keys beyond the bound.
 pub const OTHER_KEYS: &str = "other";
@@ -65,7 +65,10 @@ pub mod names {
 }
 
 static MAX_KEY_LABELS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_KEY_LABELS);
-static SEEN: OnceLock<Mutex<HashSet<Key>>> = OnceLock::new();
+/// The keys given a label of their own, with that label: a label is an `Arc<str>` made once
+/// per key, so recording it costs a shared read lock, a lookup by the key's stored hash and
+/// a reference count, not an allocation.
+static LABELS: OnceLock<RwLock<HashMap<Key, SharedString, KeyHashBuilder>>> = OnceLock::new();
 
 /// The bound on distinct `key` label values in this process (default 100).
 pub fn max_key_labels() -> usize {
@@ -80,13 +83,27 @@ pub fn set_max_key_labels(max: usize) {
 /// The `key` label value for `key`: the key itself while fewer than [`max_key_labels`]
 /// distinct keys have been labelled, else [`OTHER_KEYS`].
 pub fn key_label(key: &Key) -> SharedString {
-    let seen = SEEN.get_or_init(Mutex::default);
-    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
-    if seen.contains(key) || (seen.len() < max_key_labels() && seen.insert(key.clone())) {
-        SharedString::from(key.as_str().to_owned())
-    } else {
-        SharedString::const_str(OTHER_KEYS)
+    let labels = LABELS.get_or_init(RwLock::default);
+    {
+        let read = labels.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(label) = read.get(key) {
+            return label.clone();
+        }
+        // Once the bound is reached, the keys beyond it never take the write lock.
+        if read.len() >= max_key_labels() {
+            return SharedString::const_str(OTHER_KEYS);
+        }
     }
+    let mut write = labels.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(label) = write.get(key) {
+        return label.clone();
+    }
+    if write.len() >= max_key_labels() {
+        return SharedString::const_str(OTHER_KEYS);
+    }
+    let label = SharedString::from_shared(Arc::<str>::from(key.as_str()));
+    write.insert(key.clone(), label.clone());
+    label
 }
 
 #[cfg(test)]
