@@ -103,7 +103,7 @@ where
                     // wait is the key's pace when pacing is on and the request has not
                     // passed it yet (as in `next`).
                     tracing::debug!(
-                        key = ?key,
+                        key = key.as_ref().map_or("", Key::as_str),
                         wait_ms = millis(wait),
                         paced = !paced && shared.pacing.is_some(),
                         "rate limit wait"
