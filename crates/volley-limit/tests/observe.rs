@@ -5,7 +5,6 @@
 #[path = "support/obs.rs"]
 mod obs;
 
-use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,30 +21,7 @@ use volley_core::{BoxError, find_cause};
 use volley_limit::{ConcurrencyLimitLayer, LimitState, Overloaded};
 use volley_testserver::TestServer;
 
-use obs::Events;
-#[cfg(feature = "metrics")]
-use obs::Metrics;
-
-#[cfg(not(feature = "metrics"))]
-struct Metrics;
-
-fn run<T, F: Future<Output = T>>(test: impl FnOnce() -> F) -> (T, Metrics) {
-    #[cfg(feature = "metrics")]
-    {
-        let metrics = Metrics::default();
-        let out = metrics.run(test);
-        (out, metrics)
-    }
-    #[cfg(not(feature = "metrics"))]
-    {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        (runtime.block_on(test()), Metrics)
-    }
-}
+use obs::{Events, run};
 
 /// Sends a GET through `layer` over loopback and reads the whole body (so the permit is
 /// released); returns the status, or the error.

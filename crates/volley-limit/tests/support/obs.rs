@@ -117,6 +117,31 @@ impl Events {
 #[cfg(feature = "metrics")]
 pub(crate) use recorder::*;
 
+/// Stands for the recorder when the feature is off.
+#[cfg(not(feature = "metrics"))]
+#[derive(Debug)]
+pub(crate) struct Metrics;
+
+/// Runs `test` on a paused current-thread runtime, under an in-memory recorder when the
+/// `metrics` feature is on.
+pub(crate) fn run<T, F: std::future::Future<Output = T>>(test: impl FnOnce() -> F) -> (T, Metrics) {
+    #[cfg(feature = "metrics")]
+    {
+        let metrics = Metrics::default();
+        let out = metrics.run(test);
+        (out, metrics)
+    }
+    #[cfg(not(feature = "metrics"))]
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        (runtime.block_on(test()), Metrics)
+    }
+}
+
 #[cfg(feature = "metrics")]
 mod recorder {
     use std::collections::HashMap;

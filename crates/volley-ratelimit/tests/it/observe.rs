@@ -1,7 +1,6 @@
 //! What the limiter reports: typed tracing events (always) and metrics (feature
 //! `metrics`), captured in memory, against volley-testserver on paused time.
 
-use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,9 +14,7 @@ use volley_ratelimit::RateLimitLayer;
 use volley_testserver::TestServer;
 
 use crate::common::{Fake, client, get, loopback, origin, rate_limited, send};
-use crate::obs_support::Events;
-#[cfg(feature = "metrics")]
-use crate::obs_support::Metrics;
+use crate::obs_support::{Events, run};
 
 /// The `key` label of `key`: itself, unless the other tests of this binary (one process)
 /// already used up the bound on label values; then "other" (the bound is tested in
@@ -25,30 +22,6 @@ use crate::obs_support::Metrics;
 #[cfg(feature = "metrics")]
 fn label(key: &str) -> String {
     volley_core::telemetry::key_label(&Key::new(key)).to_string()
-}
-
-/// Stands for the recorder when the feature is off.
-#[cfg(not(feature = "metrics"))]
-struct Metrics;
-
-/// Runs `test` on a paused current-thread runtime, under an in-memory recorder when the
-/// `metrics` feature is on.
-fn run<T, F: Future<Output = T>>(test: impl FnOnce() -> F) -> (T, Metrics) {
-    #[cfg(feature = "metrics")]
-    {
-        let metrics = Metrics::default();
-        let out = metrics.run(test);
-        (out, metrics)
-    }
-    #[cfg(not(feature = "metrics"))]
-    {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        (runtime.block_on(test()), Metrics)
-    }
 }
 
 #[test]
