@@ -26,12 +26,15 @@ fn quick_mode_runs_every_client_over_every_workload() {
         serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("results.json"))
             .expect("results.json is JSON");
     let results = results.as_array().expect("a list of measurements");
-    // 4 workloads × 5 clients × 2 repetitions.
-    assert_eq!(results.len(), 40);
+    // 4 workloads × 7 clients × 2 repetitions.
+    assert_eq!(results.len(), 56);
     for m in results {
         let (client, workload) = (m["client"].as_str().unwrap(), m["workload"].as_str().unwrap());
         let (requests, ok) = (m["requests"].as_u64().unwrap(), m["ok"].as_u64().unwrap());
-        let retries = matches!(client, "Volley" | "VolleyPlain" | "ReqwestRetry");
+        let retries = matches!(
+            client,
+            "Volley" | "VolleyPlain" | "ReqwestRetry" | "VolleyLayers" | "TowerLayers"
+        );
         let expected = if workload == "w4" && !retries { requests * 4 / 5 } else { requests };
         assert_eq!(ok, expected, "{client} on {workload}: {m}");
         assert!(m["elapsed_s"].as_f64().unwrap() > 0.0);
@@ -48,6 +51,8 @@ fn quick_mode_runs_every_client_over_every_workload() {
         "volley, no redirects or decompression",
         "reqwest",
         "reqwest-middleware + retry",
+        "volley layers (ServiceBuilder)",
+        "tower layers (ServiceBuilder)",
     ] {
         assert_eq!(
             report.matches(&format!("| {client} |")).count(),
@@ -59,6 +64,7 @@ fn quick_mode_runs_every_client_over_every_workload() {
         "| w4: every volley request ends ok | 300 / 300 in the worst repetition | met |"
     ));
     assert!(report.contains("| w1: redirects and decompression on cost ≤ 3 % |"), "{report}");
+    assert!(report.contains("| w1: volley's layers ≥ 1.00× tower's layers |"), "{report}");
     let svg = std::fs::read_to_string(out.join("loopback.svg")).expect("loopback.svg");
     assert!(svg.starts_with("<svg") && svg.contains("reqwest-middleware + retry"));
 }

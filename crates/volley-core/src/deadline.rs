@@ -86,12 +86,14 @@ impl Deadline {
     /// Puts this deadline on a request, keeping the earlier one when the request already
     /// carries a deadline. Returns the deadline now in force.
     pub fn insert_into<B>(self, req: &mut http::Request<B>) -> Deadline {
-        let effective = match Deadline::from_request(req) {
-            Some(existing) => existing.min(self),
-            None => self,
-        };
-        req.extensions_mut().insert(effective);
-        effective
+        match Deadline::from_request(req) {
+            // Already in force: inserting it again would allocate a box and free one.
+            Some(existing) if existing <= self => existing,
+            _ => {
+                req.extensions_mut().insert(self);
+                self
+            }
+        }
     }
 }
 

@@ -70,7 +70,7 @@ where
 
 impl<S, C, K, B, ResB> Future for ResponseFuture<S, C, K, B>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResB>> + Send + 'static,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResB>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
     C: Classify,

@@ -78,7 +78,7 @@ impl<C, K> Clone for RetryLayer<C, K> {
     }
 }
 
-impl<S, C, K> Layer<S> for RetryLayer<C, K> {
+impl<S: Clone, C, K> Layer<S> for RetryLayer<C, K> {
     type Service = Retry<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {

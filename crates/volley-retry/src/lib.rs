@@ -56,6 +56,7 @@ mod plan;
 mod policy;
 mod replay;
 mod service;
+mod spare;
 mod tower_policy;
 mod window;
 

@@ -16,15 +16,16 @@ use volley_core::{BoxError, BreakerOpen, Deadline, KeyFn, RequestHead, find_caus
 
 use crate::ReplayBody;
 use crate::head::Head;
-use crate::layer::Shared;
 use crate::policy::{Attempt, Decision};
 use crate::service::{finish, log_stop, millis, send};
+use crate::spare::Spare;
 use crate::window::KeyBudget;
 
 /// What later attempts of one request need: set up before the first attempt is sent.
 pub(crate) struct Plan<S, C, K, B> {
-    shared: Arc<Shared<C, K>>,
-    pub(crate) inner: S,
+    /// The layer's settings, and where the attempts after the first take their service
+    /// from once a retry is decided.
+    spare: Arc<Spare<S, C, K>>,
     head: Head,
     body: ReplayBody<B>,
     idempotent: bool,
@@ -47,12 +48,12 @@ where
     // another codegen unit): without it the fast path costs about 110 instructions more.
     #[inline]
     pub(crate) fn new(
-        shared: Arc<Shared<C, K>>,
-        inner: S,
+        spare: Arc<Spare<S, C, K>>,
         parts: &mut Parts,
         body: &ReplayBody<B>,
         idempotent: bool,
     ) -> Self {
+        let shared = &spare.shared;
         let deadline = parts.extensions.get::<Deadline>().copied();
         let budget = shared.budgets.as_ref().map(|budgets| {
             budgets.deposit(shared.policy.key_fn.key(RequestHead::from_parts(parts)))
@@ -64,8 +65,7 @@ where
         let head = Head::keep(parts);
         let body = body.replay();
         Self {
-            shared,
-            inner,
+            spare,
             head,
             body,
             idempotent,
@@ -86,7 +86,7 @@ where
         previous_delay: Duration,
         span: Option<&Span>,
     ) -> Decision {
-        let policy = &self.shared.policy;
+        let policy = &self.spare.shared.policy;
         let outcome =
             policy.classifier.classify(self.head.method(), result.as_ref().map_err(|e| &**e as _));
         if let Some(span) = span {
@@ -155,7 +155,7 @@ where
 
 impl<S, C, K, B, ResB> Plan<S, C, K, B>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResB>>,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
     C: Classify,
     K: KeyFn,
@@ -165,18 +165,21 @@ where
     /// The retries after a first attempt sent in place: sleep `delay`, then go on.
     pub(crate) async fn retry_after(self, delay: Duration) -> Result<Response<ResB>, BoxError> {
         tokio::time::sleep(delay).await;
-        self.run(1, delay, None).await
+        self.run(1, delay, None, None).await
     }
 
     /// The attempt loop from attempt `retries + 1` on: send, classify, decide, sleep, send
     /// again. `first` is the request of that attempt, and its span, if it is the caller's
-    /// own.
+    /// own. `inner` is the service to send on, when the caller has one; otherwise a clone
+    /// is taken from the spare.
     pub(crate) async fn run(
-        mut self,
+        self,
         mut retries: u32,
         mut previous_delay: Duration,
         mut first: Option<(Request<ReplayBody<B>>, Span)>,
+        inner: Option<S>,
     ) -> Result<Response<ResB>, BoxError> {
+        let mut inner = inner.unwrap_or_else(|| self.spare.service());
         loop {
             let (attempt_req, span) = match first.take() {
                 Some(first) => first,
@@ -188,9 +191,9 @@ where
             // Without a subscriber the span is disabled: skip the wrapper, which would only
             // move the attempt's future once more.
             let result = if span.is_disabled() {
-                send(&mut self.inner, attempt_req).await
+                send(&mut inner, attempt_req).await
             } else {
-                send(&mut self.inner, attempt_req).instrument(span.clone()).await
+                send(&mut inner, attempt_req).instrument(span.clone()).await
             };
             match self.decide(&result, retries, previous_delay, Some(&span)) {
                 Decision::Done => return finish(result, retries + 1, None),

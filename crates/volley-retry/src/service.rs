@@ -14,20 +14,25 @@ use crate::error::RetryError;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
 use crate::plan::{Plan, attempt_span};
+use crate::spare::Spare;
 use crate::{ReplayBody, RetryInfo, StopReason};
 
 /// The service made by [`RetryLayer`](crate::RetryLayer).
 #[derive(Debug)]
 pub struct Retry<S, C, K> {
     inner: S,
-    shared: Arc<Shared<C, K>>,
+    /// The layer's settings, and where retries take their service from, so that a
+    /// request that is never retried costs no clone of the inner service.
+    spare: Arc<Spare<S, C, K>>,
+}
+
+impl<S: Clone, C, K> Retry<S, C, K> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared<C, K>>) -> Self {
+        Self { spare: Spare::new(&inner, shared), inner }
+    }
 }
 
 impl<S, C, K> Retry<S, C, K> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared<C, K>>) -> Self {
-        Self { inner, shared }
-    }
-
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -36,7 +41,7 @@ impl<S, C, K> Retry<S, C, K> {
 
 impl<S: Clone, C, K> Clone for Retry<S, C, K> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), shared: self.shared.clone() }
+        Self { inner: self.inner.clone(), spare: self.spare.clone() }
     }
 }
 
@@ -62,7 +67,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let policy = &self.shared.policy;
+        let policy = &self.spare.shared.policy;
         let retries = policy.limits.max_retries != 0;
         let (mut parts, body) = req.into_parts();
         let idempotent = retries && policy.is_idempotent(&parts.method, &parts.headers);
@@ -72,9 +77,7 @@ where
         let limit = if retries { policy.limits.replay_limit } else { 0 };
         let body = ReplayBody::new(body, limit);
         // Built where it stays, as far as the compiler allows: it holds a copy of the head.
-        let plan = retries.then(|| {
-            Plan::new(self.shared.clone(), self.inner.clone(), &mut parts, &body, idempotent)
-        });
+        let plan = retries.then(|| Plan::new(self.spare.clone(), &mut parts, &body, idempotent));
         let req = Request::from_parts(parts, body);
         // The first attempt goes out at once when the inner service is ready now and no
         // tracing subscriber wants its span: the future then polls it in place and boxes
@@ -92,10 +95,12 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         match plan {
-            Some(mut plan) => {
-                plan.inner = inner;
-                ResponseFuture::looping(Box::pin(plan.run(0, Duration::ZERO, Some(req).zip(span))))
-            }
+            Some(plan) => ResponseFuture::looping(Box::pin(plan.run(
+                0,
+                Duration::ZERO,
+                Some(req).zip(span),
+                Some(inner),
+            ))),
             None => ResponseFuture::looping(Box::pin(async move { send(&mut inner, req).await })),
         }
     }

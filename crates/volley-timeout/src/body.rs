@@ -112,7 +112,7 @@ where
         let idle = match *this.timer {
             Timer::Armed { idle } => idle,
             _ => {
-                let (at, idle) = next_expiry(&expiry);
+                let (at, idle) = next_expiry(this.expiry);
                 match this.sleep {
                     Some(sleep) => sleep.as_mut().reset(at),
                     None => *this.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
@@ -127,7 +127,7 @@ where
         }
         *this.sleep = None;
         *this.timer = Timer::Fired;
-        Poll::Ready(Some(Err(fired(&expiry, idle))))
+        Poll::Ready(Some(Err(fired(this.expiry, idle))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -141,11 +141,12 @@ where
 
 /// When the wait starting now ends, and whether that is an idle expiry rather than the
 /// deadline.
-fn next_expiry(expiry: &Expiry) -> (Instant, bool) {
+fn next_expiry(expiry: &mut Expiry) -> (Instant, bool) {
+    let at = expiry.start();
     let idle_at = expiry.idle.and_then(|gap| Instant::now().checked_add(gap));
     match idle_at {
-        Some(idle_at) if idle_at < expiry.at => (idle_at, true),
-        _ => (expiry.at, false),
+        Some(idle_at) if idle_at < at => (idle_at, true),
+        _ => (at, false),
     }
 }
 

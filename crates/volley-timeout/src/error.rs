@@ -7,12 +7,20 @@ use tokio::time::Instant;
 use volley_core::{BoxError, Deadline};
 pub use volley_core::{TimedOut, TimeoutKind, TimeoutPhase};
 
-/// When a call runs out of time and what to report then. Computed once in `call` and
-/// copied from the response future into the response body.
+/// When a call runs out of time and what to report then. Made in `call` and copied from
+/// the response future into the response body.
+///
+/// A total timeout's limit is fixed in `call`, where the deadline is put on the request.
+/// An attempt's starts unstarted: its clock is read only when the attempt first has to
+/// wait, or when its head arrives with a body still to come, so an attempt answered at
+/// once with an empty body costs no clock read. Between `call` and that moment only the
+/// caller's own CPU time passes (the future is polled right after `call`), so the limit
+/// is the same to within microseconds.
 #[derive(Clone, Copy)]
 pub(crate) struct Expiry {
-    /// The instant the timer fires.
-    pub(crate) at: Instant,
+    /// The instant the timer fires; until an attempt has started, the deadline that cuts
+    /// it short (when `cut_by_deadline` may apply).
+    at: Instant,
     kind: TimeoutKind,
     after: Duration,
     /// The longest the body may wait for its next frame.
@@ -21,39 +29,60 @@ pub(crate) struct Expiry {
     /// raised inside (by an attempt layer that saw the same deadline) is reported with the
     /// whole call's budget rather than the last attempt's share of it.
     owns_deadline: bool,
+    /// An attempt whose clock has not been read yet.
+    unstarted: bool,
+    /// For an unstarted attempt: whether `at` holds a deadline.
+    has_deadline: bool,
 }
 
 impl Expiry {
     /// The total layer's limit: the request's effective deadline, `after` from the call.
     pub(crate) fn total(at: Instant, after: Duration, idle: Option<Duration>) -> Self {
-        Self { at, kind: TimeoutKind::Total, after, idle, owns_deadline: true }
+        Self {
+            at,
+            kind: TimeoutKind::Total,
+            after,
+            idle,
+            owns_deadline: true,
+            unstarted: false,
+            has_deadline: false,
+        }
     }
 
-    /// An attempt's limit: `timeout` from `now`, cut short by the request's deadline, in
-    /// which case the deadline is what fires and it is reported as `Total`.
+    /// An attempt's limit, not started yet: `timeout` from its start, cut short by the
+    /// request's deadline, in which case the deadline is what fires and it is reported as
+    /// `Total`.
     pub(crate) fn attempt(
-        now: Instant,
         timeout: Duration,
         deadline: Option<Instant>,
         idle: Option<Duration>,
     ) -> Self {
-        let own = now.checked_add(timeout);
-        match deadline {
-            Some(at) if own.is_none_or(|own| at <= own) => Self {
-                at,
-                kind: TimeoutKind::Total,
-                after: at.saturating_duration_since(now),
-                idle,
-                owns_deadline: false,
-            },
-            _ => Self {
-                at: own.unwrap_or_else(|| Deadline::after_from(now, timeout).instant()),
-                kind: TimeoutKind::Attempt,
-                after: timeout,
-                idle,
-                owns_deadline: false,
-            },
+        Self {
+            // Any instant will do when there is no deadline: it is replaced at the start.
+            at: deadline.unwrap_or_else(Instant::now),
+            kind: TimeoutKind::Attempt,
+            after: timeout,
+            idle,
+            owns_deadline: false,
+            unstarted: true,
+            has_deadline: deadline.is_some(),
         }
+    }
+
+    /// The instant the timer fires, reading the clock first if the attempt has not started.
+    pub(crate) fn start(&mut self) -> Instant {
+        if self.unstarted {
+            let now = Instant::now();
+            let own = now.checked_add(self.after);
+            if self.has_deadline && own.is_none_or(|own| self.at <= own) {
+                self.kind = TimeoutKind::Total;
+                self.after = self.at.saturating_duration_since(now);
+            } else {
+                self.at = own.unwrap_or_else(|| Deadline::after_from(now, self.after).instant());
+            }
+            self.unstarted = false;
+        }
+        self.at
     }
 
     /// The error to report when the timer fires in `phase`.
@@ -67,6 +96,7 @@ impl Expiry {
         if self.owns_deadline
             && let Some(timed_out) = err.downcast_mut::<TimedOut>()
             && timed_out.kind() == TimeoutKind::Total
+            && !self.unstarted
             && Instant::now() >= self.at
         {
             *timed_out = TimedOut::new(TimeoutKind::Total, self.after, timed_out.phase());
@@ -110,7 +140,10 @@ impl fmt::Debug for Expiry {
         f.debug_struct("Expiry")
             .field("kind", &self.kind)
             .field("after", &self.after)
-            .field("remaining", &self.at.saturating_duration_since(Instant::now()))
+            .field(
+                "remaining",
+                &(!self.unstarted).then(|| self.at.saturating_duration_since(Instant::now())),
+            )
             .field("body_idle", &self.idle)
             .finish()
     }

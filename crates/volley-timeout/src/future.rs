@@ -20,7 +20,8 @@ pin_project! {
     /// same limit.
     ///
     /// The timer is created the first time the inner future is not ready, so a service that
-    /// answers at once costs no timer at all.
+    /// answers at once costs no timer at all (and, for an attempt answered with an empty
+    /// body, no clock read either).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -39,6 +40,7 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
     E: Into<BoxError>,
 {
     type Output = Result<Response<ResponseBody<B>>, BoxError>;
@@ -49,6 +51,10 @@ where
         // discarded because the timer happens to be due as well.
         match this.inner.poll(cx) {
             Poll::Ready(Ok(res)) => {
+                // A body still to come is timed from here at the latest.
+                if !res.body().is_end_stream() {
+                    this.expiry.start();
+                }
                 let expiry = *this.expiry;
                 return Poll::Ready(Ok(res.map(|body| ResponseBody::new(body, expiry))));
             }
@@ -56,7 +62,8 @@ where
             Poll::Pending => {}
         }
         if this.sleep.is_none() {
-            this.sleep.set(Some(tokio::time::sleep_until(this.expiry.at)));
+            let at = this.expiry.start();
+            this.sleep.set(Some(tokio::time::sleep_until(at)));
         }
         if let Some(sleep) = this.sleep.as_pin_mut() {
             ready!(sleep.poll(cx));

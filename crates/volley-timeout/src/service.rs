@@ -58,6 +58,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TotalTimeout<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = BoxError;
@@ -86,6 +87,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AttemptTimeout<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = BoxError;
@@ -97,7 +99,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let deadline = Deadline::from_request(&req).map(Deadline::instant);
-        let expiry = Expiry::attempt(Instant::now(), self.timeout, deadline, self.body_idle);
+        let expiry = Expiry::attempt(self.timeout, deadline, self.body_idle);
         ResponseFuture::new(self.inner.call(req), expiry)
     }
 }

@@ -182,17 +182,29 @@ fn already_normal(text: &str) -> Option<Uri> {
         && authority.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b':'))
         && !authority.ends_with(default_port)
         && !authority.ends_with(':');
-    let plain_path = path.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'#'))
-        && !path.contains("/./")
-        && !path.contains("/../")
-        && !path.ends_with("/.")
-        && !path.ends_with("/..")
-        && !path.contains("%2e")
-        && !path.contains("%2E");
-    if !(plain_authority && plain_path) {
+    if !(plain_authority && plain_path(path.as_bytes())) {
         return None;
     }
     text.parse().ok()
+}
+
+/// Whether `path` (with its query) is printable ASCII without `\\` or `#`, and has no dot
+/// segment (`/./`, `/../`, a trailing `/.` or `/..`) and no encoded dot (`%2e`): one pass,
+/// where five substring searches cost a request about 300 instructions.
+fn plain_path(path: &[u8]) -> bool {
+    let at = |i: usize| path.get(i).copied();
+    let ends_segment = |i: usize| matches!(at(i), None | Some(b'/'));
+    path.iter().enumerate().all(|(i, &b)| match b {
+        // `/.` or `/..` that ends its segment.
+        b'/' if at(i + 1) == Some(b'.') => {
+            let dot_segment =
+                ends_segment(i + 2) || (at(i + 2) == Some(b'.') && ends_segment(i + 3));
+            !dot_segment
+        }
+        b'%' => !(at(i + 1) == Some(b'2') && matches!(at(i + 2), Some(b'e' | b'E'))),
+        b'\\' | b'#' => false,
+        _ => b.is_ascii_graphic(),
+    })
 }
 
 /// A base URL whose path ends with `/`, so that relative paths are added to it:
@@ -242,6 +254,9 @@ mod url_tests {
             "https://[::1]:8443/x",
             "http://h.test/?",
             "http://h.test/a/b/",
+            "http://h.test/.well-known/x",
+            "http://h.test/a/..b/.c",
+            "http://h.test/v1.2/%2f",
         ] {
             assert_eq!(parse_url(None, text).unwrap().to_string(), slow(text), "{text}");
         }
@@ -252,6 +267,12 @@ mod url_tests {
             "http://h.test:80/",
             "http://h.test",
             "http://h.test/a/../b",
+            "http://h.test/a/./b",
+            "http://h.test/a/..",
+            "http://h.test/a/.",
+            "http://h.test/a/%2e%2E/b",
+            "http://h.test/a/%2E",
+            "http://h.test/a\\b",
             "http://h.test/a b",
             "http://bücher.test/",
             "http://u:p@h.test/",

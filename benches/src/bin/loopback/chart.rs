@@ -11,15 +11,17 @@ use crate::report::Report;
 use crate::workload::Workload;
 
 /// Bar colours, one per client in `ClientKind::ALL` order.
-const COLOURS: [RGBColor; 5] = [
+const COLOURS: [RGBColor; 7] = [
     RGBColor(0x9e, 0x9e, 0x9e), // hyper-util: the floor, in grey
     RGBColor(0x1f, 0x77, 0xb4), // volley
     RGBColor(0x8c, 0xb8, 0xdc), // volley without redirects and decompression
     RGBColor(0xff, 0x7f, 0x0e), // reqwest
     RGBColor(0xd6, 0x27, 0x28), // reqwest-middleware + retry
+    RGBColor(0x2c, 0xa0, 0x2c), // volley's layers alone
+    RGBColor(0x98, 0xdf, 0x8a), // tower's layers
 ];
 /// Width of one bar, in workload units (a group spans 0.8).
-const BAR: f64 = 0.2;
+const BAR: f64 = 0.8 / 7.0;
 
 /// Draws the median throughput ratio of every client on every workload to `path`.
 pub(crate) fn draw(report: &Report, path: &Path) -> Result<(), BoxError> {

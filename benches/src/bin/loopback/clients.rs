@@ -1,7 +1,7 @@
-//! The four clients under comparison, each doing N GETs with at most C in flight and
+//! The clients under comparison, each doing N GETs with at most C in flight and
 //! reading every body to its end.
 //!
-//! All four spawn one task per request (volley's `join::Fanout` does, so the baselines do
+//! All of them spawn one task per request (volley's `join::Fanout` does, so the baselines do
 //! too), build each request from its URL string inside the timed loop, and collect each
 //! body into one buffer. A request counts as ok when its final status is 2xx and its body
 //! arrived whole.
@@ -23,12 +23,14 @@ use tower::{Service, ServiceExt};
 use volley::join::Fanout;
 use volley::{Backoff, RequestBuilder, RetryBudget, RetryPolicy};
 
+use crate::stacks::{self, Stack};
+
 /// The retrying clients' backoff bounds: the first retry waits up to 1 ms, later ones up to
 /// 10 ms, with full jitter (both volley and reqwest-retry).
-const BACKOFF_MIN: Duration = Duration::from_millis(1);
-const BACKOFF_MAX: Duration = Duration::from_millis(10);
+pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(1);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_millis(10);
 /// Retries per request for the retrying clients (reqwest-retry has no default; volley's is 3).
-const MAX_RETRIES: u32 = 3;
+pub(crate) const MAX_RETRIES: u32 = 3;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -49,12 +51,24 @@ pub(crate) enum ClientKind {
     Reqwest,
     /// reqwest wrapped in reqwest-middleware with reqwest-retry.
     ReqwestRetry,
+    /// volley's layers alone in a `ServiceBuilder` around hyper-util: total timeout, retry,
+    /// concurrency limit, attempt timeout.
+    VolleyLayers,
+    /// tower's own layers doing the same jobs around hyper-util.
+    TowerLayers,
 }
 
 impl ClientKind {
     /// Every client, the floor first.
-    pub(crate) const ALL: [Self; 5] =
-        [Self::Hyper, Self::Volley, Self::VolleyPlain, Self::Reqwest, Self::ReqwestRetry];
+    pub(crate) const ALL: [Self; 7] = [
+        Self::Hyper,
+        Self::Volley,
+        Self::VolleyPlain,
+        Self::Reqwest,
+        Self::ReqwestRetry,
+        Self::VolleyLayers,
+        Self::TowerLayers,
+    ];
 
     /// What the tables call it.
     pub(crate) fn name(self) -> &'static str {
@@ -64,6 +78,8 @@ impl ClientKind {
             Self::VolleyPlain => "volley, no redirects or decompression",
             Self::Reqwest => "reqwest",
             Self::ReqwestRetry => "reqwest-middleware + retry",
+            Self::VolleyLayers => "volley layers (ServiceBuilder)",
+            Self::TowerLayers => "tower layers (ServiceBuilder)",
         }
     }
 }
@@ -119,6 +135,7 @@ pub(crate) enum Client {
     Volley(volley::Client),
     Reqwest(reqwest::Client),
     ReqwestRetry(reqwest_middleware::ClientWithMiddleware),
+    Stack(Stack),
 }
 
 impl Client {
@@ -142,6 +159,8 @@ impl Client {
                         .build(),
                 )
             }
+            ClientKind::VolleyLayers => Self::Stack(stacks::volley_layers(concurrency)),
+            ClientKind::TowerLayers => Self::Stack(stacks::tower_layers(concurrency)),
         })
     }
 
@@ -168,6 +187,7 @@ impl Client {
             Self::ReqwestRetry(client) => {
                 spawn_each(urls, concurrency, |url| read_reqwest(client.get(url).send())).await
             }
+            Self::Stack(stack) => stacks::run(stack, urls, concurrency).await,
         }
     }
 }
@@ -233,7 +253,7 @@ async fn run_volley(client: &volley::Client, urls: Vec<String>, concurrency: usi
 }
 
 /// Runs `call(url)` for each URL in its own task, at most `concurrency` at once.
-async fn spawn_each<F, Fut>(urls: Vec<String>, concurrency: usize, call: F) -> Tally
+pub(crate) async fn spawn_each<F, Fut>(urls: Vec<String>, concurrency: usize, call: F) -> Tally
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<usize, BoxError>> + Send + 'static,
@@ -268,6 +288,6 @@ async fn read_reqwest<E: Into<BoxError>>(
 }
 
 /// A request is ok when its final status is 2xx; the body length is what it received.
-fn check(status: u16, body_len: usize) -> Result<usize, BoxError> {
+pub(crate) fn check(status: u16, body_len: usize) -> Result<usize, BoxError> {
     if (200..300).contains(&status) { Ok(body_len) } else { Err(format!("status {status}").into()) }
 }

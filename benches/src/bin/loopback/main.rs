@@ -25,6 +25,7 @@ mod clients;
 mod compare;
 mod report;
 mod server;
+mod stacks;
 mod worker;
 mod workload;
 

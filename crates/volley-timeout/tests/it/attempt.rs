@@ -145,3 +145,32 @@ async fn a_deadline_noticed_by_a_later_attempt_is_reported_with_the_whole_budget
         (TimeoutKind::Total, ms(2000), TimeoutPhase::Headers)
     );
 }
+
+/// An attempt's clock starts when the attempt is first polled, not at `call`: a future
+/// polled late still gets its whole limit. The request's deadline, a fixed instant, binds
+/// as before.
+#[tokio::test(start_paused = true)]
+async fn the_attempt_clock_starts_at_the_first_poll_and_the_deadline_does_not_move() {
+    let server = TestServer::start().await.unwrap();
+    let mut svc = ServiceBuilder::new().layer(AttemptTimeoutLayer::new(ms(1000))).service(client());
+
+    let pending = svc.ready().await.unwrap().call(get(&server, "/delay/800"));
+    tokio::time::advance(ms(5000)).await;
+    let start = Instant::now();
+    let res = pending.await.unwrap();
+    let (bytes, error) = read_to_end(res).await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(bytes > 0);
+    assert_eq!(elapsed_ms(start), 800, "the whole second was available");
+
+    let mut req = get(&server, "/delay/800");
+    Deadline::after(ms(3000)).insert_into(&mut req);
+    let pending = svc.ready().await.unwrap().call(req);
+    tokio::time::advance(ms(2500)).await;
+    let start = Instant::now();
+    let err = pending.await.unwrap_err();
+    assert_eq!(elapsed_ms(start), 500, "the deadline, set before the call, still binds");
+    let timed_out = timed_out(&err);
+    assert_eq!((timed_out.kind(), timed_out.after()), (TimeoutKind::Total, ms(500)));
+    assert_eq!(server.total_hits(), 2);
+}
