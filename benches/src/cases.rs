@@ -17,6 +17,7 @@ use volley_ratelimit::RateLimitLayer;
 use volley_retry::{RetryLayer, RetryPolicy};
 use volley_timeout::{AttemptTimeoutLayer, TotalTimeoutLayer};
 
+use crate::client::ClientCase;
 use crate::{NeverRetry, noop};
 
 /// A rate no bench comes near: one token per nanosecond, a second's worth at once.
@@ -39,8 +40,8 @@ pub trait Visit {
 }
 
 /// Every case, in report order: `baseline`, `timeout`, `concurrency`, `rate_limit`,
-/// `retry`, `classify`, `breaker`, `hedge`, `full_stack`. Every limit is set so that it
-/// never binds.
+/// `retry`, `classify`, `breaker`, `hedge`, `full_stack`, `client`. Every limit is set so
+/// that it never binds.
 pub fn all(v: &mut impl Visit) {
     v.case("baseline", "noop", noop);
     timeout(v);
@@ -51,6 +52,7 @@ pub fn all(v: &mut impl Visit) {
     breaker(v);
     hedge(v);
     full_stack(v);
+    client(v);
 }
 
 fn timeout(v: &mut impl Visit) {
@@ -153,6 +155,14 @@ fn full_stack(v: &mut impl Visit) {
     v.case("full_stack", "volley_single_key", || single.service(noop()));
 }
 
+fn client(v: &mut impl Visit) {
+    // The facade with its default stack (total timeout, redirects, retry, a global
+    // concurrency limit of 100, attempt timeout, decompression; no rate limit), each
+    // request built from the URL string.
+    v.case("client", "volley_defaults", ClientCase::defaults);
+    v.case("client", "volley_plain", ClientCase::plain);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +197,7 @@ mod tests {
     fn every_case_answers_and_names_are_unique() {
         let mut smoke = Smoke { rt: runtime(), seen: Vec::new() };
         all(&mut smoke);
-        assert_eq!(smoke.seen.len(), 23, "{:?}", smoke.seen);
+        assert_eq!(smoke.seen.len(), 25, "{:?}", smoke.seen);
         assert_eq!(smoke.seen[0], "baseline/noop");
         let mut unique = smoke.seen.clone();
         unique.sort();

@@ -43,6 +43,7 @@ use tower::retry::Policy;
 use tower::{Service, ServiceExt};
 
 pub mod cases;
+pub mod client;
 
 /// The URI every bench request goes to. Nothing is sent anywhere: the service is [`noop`].
 pub const URI: &str = "http://example.com/";

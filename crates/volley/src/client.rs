@@ -1,20 +1,21 @@
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use futures_util::TryFutureExt;
 use futures_util::future::BoxFuture;
 use http::header::{HeaderMap, HeaderValue, USER_AGENT};
 use http::{Method, Request};
-use tower::ServiceExt;
 use tower_service::Service;
-use tracing::Instrument;
 use volley_core::Deadline;
 use volley_core::redact::SensitiveHeaders;
 
+use crate::call::Sent;
 use crate::response::BodyLimit;
 use crate::stack::Outer;
-use crate::telemetry;
 use crate::uri;
 use crate::{Body, ClientBuilder, Error, Limits, RequestBuilder, Response, ResponseBody};
 
@@ -142,57 +143,19 @@ impl Client {
     /// (unless the request has one) and is removed from the URL, so it is never sent in the
     /// request line or HTTP/2's `:authority`. Credential headers are marked sensitive. Only
     /// `http` and `https` URLs are accepted.
-    pub async fn execute(&self, mut req: Request<Body>) -> Result<Response, Error> {
+    pub async fn execute(&self, req: Request<Body>) -> Result<Response, Error> {
+        self.start(req)?.await
+    }
+
+    /// Applies the client's defaults to `req` and sends it through a clone of the stack.
+    pub(crate) fn start(&self, mut req: Request<Body>) -> Result<Call, Error> {
         self.prepare(&mut req).map_err(|err| err.with_url(req.uri()))?;
-        let url = req.uri().clone();
         let limit = req
             .extensions()
             .get::<BodyLimit>()
             .map_or(self.shared.settings.max_response_body, |limit| limit.0);
         let to_head = req.method() == Method::HEAD;
-        match self.send_prepared(req).await {
-            Ok(res) => Ok(Response::new(res, url, limit, to_head)),
-            Err(err) => Err(err.with_url(&url)),
-        }
-    }
-
-    /// Sends `req` through a clone of the stack made for this call, with the client's
-    /// defaults applied.
-    fn dispatch(
-        &self,
-        mut req: Request<Body>,
-    ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
-        let prepared = self.prepare(&mut req);
-        let url = req.uri().clone();
-        let sending = self.send_prepared(req);
-        async move {
-            prepared.map_err(|err| err.with_url(&url))?;
-            sending.await.map_err(|err| err.with_url(&url))
-        }
-    }
-
-    fn send_prepared(
-        &self,
-        req: Request<Body>,
-    ) -> impl Future<Output = Result<http::Response<ResponseBody>, Error>> + Send + 'static {
-        let stack = self.shared.stack.clone();
-        let span = telemetry::request_span(&req);
-        #[cfg(feature = "metrics")]
-        let metrics = telemetry::RequestMetrics::start(&req);
-        async move {
-            // Without a subscriber the span is disabled: skip the wrapper.
-            let result = if span.is_disabled() {
-                stack.oneshot(req).await
-            } else {
-                stack.oneshot(req).instrument(span.clone()).await
-            }
-            .map_err(Error::new);
-            let outcome = result.as_ref().map(http::Response::status);
-            telemetry::record_outcome(&span, &outcome);
-            #[cfg(feature = "metrics")]
-            metrics.finish(&outcome);
-            result
-        }
+        Ok(Call { sent: Sent::new(&self.shared.stack, req), limit, to_head })
     }
 
     fn prepare(&self, req: &mut Request<Body>) -> Result<(), Error> {
@@ -224,8 +187,11 @@ impl Service<Request<Body>> for Client {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        Box::pin(self.dispatch(req))
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        match self.prepare(&mut req) {
+            Ok(()) => Box::pin(Sent::new(&self.shared.stack, req).map_ok(|(res, _url)| res)),
+            Err(err) => Box::pin(std::future::ready(Err(err.with_url(req.uri())))),
+        }
     }
 }
 
@@ -254,6 +220,23 @@ impl Service<RequestBuilder> for Client {
 
     fn call(&mut self, request: RequestBuilder) -> Self::Future {
         Box::pin(request.send())
+    }
+}
+
+/// A request on its way through the stack, resolving to the [`Response`] the helpers
+/// read: the stack's future and what the response needs besides.
+pub(crate) struct Call {
+    sent: Sent,
+    limit: Option<u64>,
+    to_head: bool,
+}
+
+impl Future for Call {
+    type Output = Result<Response, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (res, url) = ready!(Pin::new(&mut self.sent).poll(cx))?;
+        Poll::Ready(Ok(Response::new(res, url, self.limit, self.to_head)))
     }
 }
 

@@ -39,6 +39,7 @@
 
 mod body;
 mod builder;
+mod call;
 mod client;
 mod connect;
 #[cfg(feature = "hickory-dns")]

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Either};
 use hyper_util::client::legacy::Client as HyperClient;
+use tower::Layer;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
 use tower_service::Service;
 use volley_breaker::BreakerLayer;
@@ -23,6 +22,11 @@ use volley_redirect::RedirectLayer;
 use volley_retry::{ReplayBody, RetryLayer};
 use volley_timeout::{AttemptTimeoutLayer, TotalTimeoutLayer};
 
+mod erase;
+mod optional;
+
+use self::erase::Erase;
+use self::optional::Optional;
 use crate::proxy::{self, Proxies};
 use crate::transport::BoxConnector;
 use crate::{Body, ResponseBody};
@@ -81,7 +85,11 @@ where
 {
     // Inside the attempt timeout, so decoding counts against it; below the buffering
     // helpers, so their body limit counts decoded bytes.
-    let decompress = layers.decompress.then(DecompressionLayer::new);
+    // Its body (about 300 bytes of decoder state) is boxed at once: every stage above
+    // moves the response, and a box costs less than a dozen copies of it.
+    let decompress = layers
+        .decompress
+        .then(|| tower::layer::layer_fn(|inner| Erase(DecompressionLayer::new().layer(inner))));
     let inner = optional(decompress, transport);
     let inner = optional(layers.attempt_timeout.map(AttemptTimeoutLayer::new), inner);
     // Outside the attempt timeout, so each attempt of a hedged request has its own; inside
@@ -154,45 +162,13 @@ impl Service<Request<ReplayBody<Body>>> for SharedTransport {
 
 /// `inner` wrapped in `layer` when there is one, as a single service type either way (the
 /// response body says which), so that an absent layer costs a branch instead of a box.
-fn optional<L, S, ReqBody, LayerBody, InnerBody>(
-    layer: Option<L>,
-    inner: S,
-) -> impl Service<
-    Request<ReqBody>,
-    Response = Response<Either<LayerBody, InnerBody>>,
-    Error = BoxError,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static
+fn optional<L, S>(layer: Option<L>, inner: S) -> Optional<L::Service, S>
 where
     L: Layer<S>,
-    L::Service:
-        Service<Request<ReqBody>, Response = Response<LayerBody>> + Clone + Send + Sync + 'static,
-    <L::Service as Service<Request<ReqBody>>>::Error: 'static,
-    BoxError: From<<L::Service as Service<Request<ReqBody>>>::Error> + From<S::Error>,
-    <L::Service as Service<Request<ReqBody>>>::Future: Send + 'static,
-    S: Service<Request<ReqBody>, Response = Response<InnerBody>> + Clone + Send + Sync + 'static,
-    S::Error: 'static,
-    S::Future: Send + 'static,
-    ReqBody: 'static,
-    LayerBody: 'static,
-    InnerBody: 'static,
 {
     match layer {
-        // One `map_result` per branch rather than `map_response` + `map_err`: every map is
-        // a future wrapper that moves the response once more.
-        Some(layer) => tower::util::Either::Left(layer.layer(inner).map_result(
-            |result: Result<Response<LayerBody>, _>| {
-                result.map(|res| res.map(Either::Left)).map_err(Into::into)
-            },
-        )),
-        None => tower::util::Either::Right(inner.map_result(
-            |result: Result<Response<InnerBody>, S::Error>| {
-                result.map(|res| res.map(Either::Right)).map_err(Into::into)
-            },
-        )),
+        Some(layer) => Optional::On(layer.layer(inner)),
+        None => Optional::Off(inner),
     }
 }
 
@@ -208,10 +184,5 @@ where
     B::Error: Into<BoxError>,
     Req: 'static,
 {
-    let service = service.map_err(Into::into);
-    BoxCloneSyncService::new(
-        service.map_response(|res: Response<B>| {
-            res.map(|body| body.map_err(Into::into).boxed_unsync())
-        }),
-    )
+    BoxCloneSyncService::new(Erase(service))
 }
