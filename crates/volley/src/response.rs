@@ -129,13 +129,13 @@ impl Response {
         };
         // A HEAD, 204 or 304 response may declare a length it never sends.
         let bodiless = self.to_head || matches!(self.inner.status().as_u16(), 204 | 304);
-        if let Some(declared) = content_length(self.inner.headers())
+        let declared = content_length(self.inner.headers()).filter(|_| !bodiless);
+        if let Some(declared) = declared
             && declared > limit
-            && !bodiless
         {
             return Err(BodyTooLarge { limit, content_length: Some(declared) }.into());
         }
-        collect_limited(self.inner.into_body(), limit).await
+        collect_limited(self.inner.into_body(), limit, declared).await
     }
 
     /// The most bytes [`bytes`](Self::bytes), [`text`](Self::text) and
@@ -253,9 +253,20 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// At most this much is reserved up front for a body from its `Content-Length`: a server
+/// that declares a large body and sends a small one costs no more than this.
+const MAX_RESERVE: u64 = 1024 * 1024;
+
 /// The body's data up to `limit` bytes, failing at the first frame past it, so at most one
 /// frame more than the limit is ever held. A body of one frame is returned without a copy.
-async fn collect_limited(mut body: ResponseBody, limit: u64) -> Result<Bytes, Error> {
+/// A body of several frames goes into a buffer reserved for its declared length (up to
+/// [`MAX_RESERVE`]), so that a 64 KiB body is copied once rather than about twice over as
+/// the buffer grows.
+async fn collect_limited(
+    mut body: ResponseBody,
+    limit: u64,
+    declared: Option<u64>,
+) -> Result<Bytes, Error> {
     let mut first: Option<Bytes> = None;
     let mut joined: Option<BytesMut> = None;
     let mut total: u64 = 0;
@@ -268,7 +279,9 @@ async fn collect_limited(mut body: ResponseBody, limit: u64) -> Result<Bytes, Er
         match (&first, &mut joined) {
             (None, _) => first = Some(data),
             (Some(head), None) => {
-                let mut buf = BytesMut::with_capacity(head.len() + data.len());
+                let reserve = declared.unwrap_or(0).min(limit).min(MAX_RESERVE);
+                let needed = head.len() + data.len();
+                let mut buf = BytesMut::with_capacity(needed.max(reserve as usize));
                 buf.extend_from_slice(head);
                 buf.extend_from_slice(&data);
                 joined = Some(buf);
