@@ -18,9 +18,7 @@ pub use volley_core::{TimedOut, TimeoutKind, TimeoutPhase};
 /// is the same to within microseconds.
 #[derive(Clone, Copy)]
 pub(crate) struct Expiry {
-    /// The instant the timer fires; until an attempt has started, the deadline that cuts
-    /// it short (when `cut_by_deadline` may apply).
-    at: Instant,
+    fires: Fires,
     kind: TimeoutKind,
     after: Duration,
     /// The longest the body may wait for its next frame.
@@ -29,24 +27,21 @@ pub(crate) struct Expiry {
     /// raised inside (by an attempt layer that saw the same deadline) is reported with the
     /// whole call's budget rather than the last attempt's share of it.
     owns_deadline: bool,
-    /// An attempt whose clock has not been read yet.
-    unstarted: bool,
-    /// For an unstarted attempt: whether `at` holds a deadline.
-    has_deadline: bool,
+}
+
+/// When the timer fires.
+#[derive(Clone, Copy)]
+enum Fires {
+    At(Instant),
+    /// An attempt whose clock has not been read yet, and the request's deadline, which
+    /// may cut it short.
+    Unstarted(Option<Instant>),
 }
 
 impl Expiry {
     /// The total layer's limit: the request's effective deadline, `after` from the call.
     pub(crate) fn total(at: Instant, after: Duration, idle: Option<Duration>) -> Self {
-        Self {
-            at,
-            kind: TimeoutKind::Total,
-            after,
-            idle,
-            owns_deadline: true,
-            unstarted: false,
-            has_deadline: false,
-        }
+        Self { fires: Fires::At(at), kind: TimeoutKind::Total, after, idle, owns_deadline: true }
     }
 
     /// An attempt's limit, not started yet: `timeout` from its start, cut short by the
@@ -58,31 +53,32 @@ impl Expiry {
         idle: Option<Duration>,
     ) -> Self {
         Self {
-            // Any instant will do when there is no deadline: it is replaced at the start.
-            at: deadline.unwrap_or_else(Instant::now),
+            fires: Fires::Unstarted(deadline),
             kind: TimeoutKind::Attempt,
             after: timeout,
             idle,
             owns_deadline: false,
-            unstarted: true,
-            has_deadline: deadline.is_some(),
         }
     }
 
     /// The instant the timer fires, reading the clock first if the attempt has not started.
     pub(crate) fn start(&mut self) -> Instant {
-        if self.unstarted {
-            let now = Instant::now();
-            let own = now.checked_add(self.after);
-            if self.has_deadline && own.is_none_or(|own| self.at <= own) {
+        let deadline = match self.fires {
+            Fires::At(at) => return at,
+            Fires::Unstarted(deadline) => deadline,
+        };
+        let now = Instant::now();
+        let own = now.checked_add(self.after);
+        let at = match deadline {
+            Some(deadline) if own.is_none_or(|own| deadline <= own) => {
                 self.kind = TimeoutKind::Total;
-                self.after = self.at.saturating_duration_since(now);
-            } else {
-                self.at = own.unwrap_or_else(|| Deadline::after_from(now, self.after).instant());
+                self.after = deadline.saturating_duration_since(now);
+                deadline
             }
-            self.unstarted = false;
-        }
-        self.at
+            _ => own.unwrap_or_else(|| Deadline::after_from(now, self.after).instant()),
+        };
+        self.fires = Fires::At(at);
+        at
     }
 
     /// The error to report when the timer fires in `phase`.
@@ -96,8 +92,7 @@ impl Expiry {
         if self.owns_deadline
             && let Some(timed_out) = err.downcast_mut::<TimedOut>()
             && timed_out.kind() == TimeoutKind::Total
-            && !self.unstarted
-            && Instant::now() >= self.at
+            && matches!(self.fires, Fires::At(at) if Instant::now() >= at)
         {
             *timed_out = TimedOut::new(TimeoutKind::Total, self.after, timed_out.phase());
         }
@@ -142,7 +137,10 @@ impl fmt::Debug for Expiry {
             .field("after", &self.after)
             .field(
                 "remaining",
-                &(!self.unstarted).then(|| self.at.saturating_duration_since(Instant::now())),
+                &match self.fires {
+                    Fires::At(at) => Some(at.saturating_duration_since(Instant::now())),
+                    Fires::Unstarted(_) => None,
+                },
             )
             .field("body_idle", &self.idle)
             .finish()
