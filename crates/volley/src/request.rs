@@ -279,3 +279,27 @@ impl fmt::Debug for RequestBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use crate::{Client, Kind};
+
+    /// A request that cannot start fails at the first poll, and a poll after that fails
+    /// again instead of panicking.
+    #[tokio::test]
+    async fn a_send_that_failed_to_start_fails_again_when_polled_again() {
+        let client = Client::new().unwrap();
+        let mut sending = pin!(client.get("not a url").send());
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..2 {
+            match sending.as_mut().poll(&mut cx) {
+                Poll::Ready(Err(err)) => assert_eq!(err.kind(), Kind::Request, "{err}"),
+                other => panic!("expected a request error, got {:?}", other.map(|r| r.is_ok())),
+            }
+        }
+    }
+}

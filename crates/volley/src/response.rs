@@ -257,6 +257,12 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// that declares a large body and sends a small one costs no more than this.
 const MAX_RESERVE: u64 = 1024 * 1024;
 
+/// What to reserve for a body that declared `declared` bytes, under a limit of `limit`.
+fn reserve(declared: Option<u64>, limit: u64) -> usize {
+    let bytes = declared.unwrap_or(0).min(limit).min(MAX_RESERVE);
+    usize::try_from(bytes).unwrap_or(0)
+}
+
 /// The body's data up to `limit` bytes, failing at the first frame past it, so at most one
 /// frame more than the limit is ever held. A body of one frame is returned without a copy.
 /// A body of several frames goes into a buffer reserved for its declared length (up to
@@ -279,9 +285,8 @@ async fn collect_limited(
         match (&first, &mut joined) {
             (None, _) => first = Some(data),
             (Some(head), None) => {
-                let reserve = declared.unwrap_or(0).min(limit).min(MAX_RESERVE);
                 let needed = head.len() + data.len();
-                let mut buf = BytesMut::with_capacity(needed.max(reserve as usize));
+                let mut buf = BytesMut::with_capacity(needed.max(reserve(declared, limit)));
                 buf.extend_from_slice(head);
                 buf.extend_from_slice(&data);
                 joined = Some(buf);
@@ -294,4 +299,19 @@ async fn collect_limited(
         (None, Some(single)) => single,
         (None, None) => Bytes::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_length_reserves_at_most_a_mebibyte_and_never_past_the_limit() {
+        assert_eq!(reserve(Some(65_536), 64 << 20), 65_536);
+        // A server that declares a huge body (or lies) costs 1 MiB up front at most.
+        assert_eq!(reserve(Some(u64::MAX), u64::MAX), 1 << 20);
+        assert_eq!(reserve(Some(60 << 20), 64 << 20), 1 << 20);
+        assert_eq!(reserve(Some(10_000), 100), 100);
+        assert_eq!(reserve(None, 64 << 20), 0);
+    }
 }
